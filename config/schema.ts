@@ -1,0 +1,96 @@
+import { z } from 'zod';
+
+/**
+ * The one configuration shape shared by worker, client, sandbox and tests.
+ * Secrets (LNbits keys, SSH key, DB passwords inside URLs) live here only in memory:
+ * they come from the environment or from files and are redacted by the logger.
+ */
+const port = z.coerce.number().int().min(1).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+
+export const temporalSchema = z.object({
+  address: z.string().min(1).default('127.0.0.1:7233'),
+  namespace: z.string().min(1).default('default'),
+  taskQueue: z.string().min(1).default('satmachine'),
+  /** Temporal Cloud / TLS deployments. */
+  tls: z.boolean().default(false),
+  apiKey: z.string().min(1).optional(),
+});
+
+export const lnbitsWalletSchema = z.object({
+  id: z.string().min(1).optional(),
+  adminKey: z.string().min(1).optional(),
+  invoiceKey: z.string().min(1).optional(),
+});
+
+export const lnbitsSchema = z.object({
+  url: z.url().default('http://127.0.0.1:5000'),
+  /** The wallet that receives the ATM's sats and pays the clients. */
+  source: lnbitsWalletSchema.default({}),
+  /** The operator's commission wallet. */
+  commission: lnbitsWalletSchema.default({}),
+  /** Only for funding mode superuser-credit: bearer token of an LNbits superuser. */
+  superuserToken: z.string().min(1).optional(),
+  requestTimeoutMs: positiveInt.default(10_000),
+});
+
+export const sshSchema = z.object({
+  host: z.string().min(1),
+  port: port.default(22),
+  username: z.string().min(1),
+  /** PEM/OpenSSH private key text (from SATMACHINE_SSH_PRIVATE_KEY or ..._FILE). */
+  privateKey: z.string().min(1),
+  /** Pinned host key, `SHA256:<base64>` as printed by ssh-keygen -lf. No accept-any mode exists. */
+  hostKeySha256: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, 'expected SHA256:<base64 fingerprint>'),
+  keepaliveIntervalMs: positiveInt.default(15_000),
+  readyTimeoutMs: positiveInt.default(15_000),
+});
+
+export const lamassuSchema = z.object({
+  mode: z.enum(['ssh', 'direct']).default('direct'),
+  /** Connection string of Lamassu's PostgreSQL as seen from the SSH server (ssh mode) or from here (direct). */
+  databaseUrl: z.string().min(1).default('postgres://postgres@127.0.0.1:5432/lamassu'),
+  ssh: sshSchema.optional(),
+  fiatCode: z.string().regex(/^[A-Z]{3}$/).default('GTQ'),
+  /** Minor units per whole fiat unit as a power of ten (GTQ: 2 → centavos). */
+  fiatDecimals: z.coerce.number().int().min(0).max(5).default(2),
+  lookbackHours: positiveInt.default(72),
+  pollIntervalSeconds: positiveInt.default(60),
+  statementTimeoutMs: positiveInt.default(15_000),
+  /** Poller continues-as-new after this many polls to keep its history short. */
+  pollsPerRun: positiveInt.default(200),
+});
+
+export const alertsSchema = z.object({
+  webhookUrl: z.url().optional(),
+  webhookTimeoutMs: positiveInt.default(5_000),
+  smtpUrl: z.string().min(1).optional(),
+  emailTo: z.string().min(1).optional(),
+  emailFrom: z.string().min(1).default('satmachine@localhost'),
+  quietPeriodMinutes: positiveInt.default(60),
+  stuckPayoutMinutes: positiveInt.default(15),
+  stuckPayoutCriticalHours: positiveInt.default(2),
+  maxPollDelayHours: positiveInt.default(24),
+  maxBalanceDiscrepancySats: z.coerce.number().int().min(0).default(100),
+});
+
+export const configSchema = z.object({
+  temporal: temporalSchema.default(temporalSchema.parse({})),
+  /** The ledger (our own PostgreSQL). When absent the sandbox/test harness starts one. */
+  databaseUrl: z.string().min(1).optional(),
+  lnbits: lnbitsSchema.default(lnbitsSchema.parse({})),
+  lamassu: lamassuSchema.default(lamassuSchema.parse({})),
+  commissionModel: z.enum(['runbook', 'lamassu-ticker']).default('runbook'),
+  fundingMode: z.enum(['prefunded', 'superuser-credit']).default('prefunded'),
+  payoutConcurrency: positiveInt.default(4),
+  /** Used to encrypt client invoice keys at rest (32+ chars). */
+  encryptionKey: z.string().min(32).optional(),
+  alerts: alertsSchema.default(alertsSchema.parse({})),
+  /** Start of the period the reconciliation compares the commission wallet against. */
+  reconcileSince: z.iso.datetime({ offset: true }).optional(),
+  log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
+  metricsPort: port.optional(),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

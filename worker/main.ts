@@ -1,0 +1,57 @@
+/**
+ * The worker process: one per deployment (more may run for capacity). Registers every workflow and
+ * activity on the task queue, logs through pino, exposes Prometheus metrics when METRICS_PORT is set,
+ * and shuts down gracefully on SIGINT/SIGTERM (running activities finish, nothing is lost: Temporal
+ * resumes any workflow on the next worker).
+ */
+import { NativeConnection, Worker } from '@temporalio/worker';
+import pg from 'pg';
+import { loadConfig, ConfigError, type Config } from '../config';
+import { migrateLedger } from '../db/migrate';
+import { createLogger, type Logger } from '../log/logger';
+import { createActivities } from '../activities';
+import { installRuntime } from './runtime';
+
+export async function runWorker(config: Config, log: Logger, opts: { signal?: AbortSignal } = {}): Promise<void> {
+  if (!config.databaseUrl) throw new ConfigError('invalid config: databaseUrl: required (DATABASE_URL)');
+  installRuntime(log, { metricsPort: config.metricsPort });
+  await migrateLedger(config.databaseUrl, (m) => log.debug(m));
+  const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 10 });
+  pool.on('error', (err) => log.error({ err: err.message }, 'ledger pool error'));
+  const connection = await NativeConnection.connect({
+    address: config.temporal.address,
+    tls: config.temporal.tls || undefined,
+    apiKey: config.temporal.apiKey,
+  });
+  try {
+    const worker = await Worker.create({
+      connection,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+      workflowsPath: require.resolve('../workflows'),
+      activities: createActivities({ config, pool, log }),
+    });
+    opts.signal?.addEventListener('abort', () => worker.shutdown());
+    log.info({ address: config.temporal.address, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue }, 'worker started');
+    await worker.run();
+    log.info('worker stopped');
+  } finally {
+    await connection.close();
+    await pool.end();
+  }
+}
+
+if (require.main === module) {
+  const log = createLogger();
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    log.fatal((err as Error).message);
+    process.exit(2);
+  }
+  runWorker(config, createLogger({ level: config.log.level })).catch((err: unknown) => {
+    log.fatal({ err: (err as Error).message }, 'worker failed');
+    process.exit(1);
+  });
+}
