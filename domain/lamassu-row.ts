@@ -1,0 +1,119 @@
+import { z } from 'zod';
+import { MAX_SATS } from './money';
+
+/**
+ * A Lamassu `cash_out_txs` row as this system keeps it: validated, exact (numerics stay decimal
+ * strings), timestamps as ISO-8601 UTC strings. It travels in workflow inputs, so it holds no secret.
+ */
+export interface LamassuCashOut {
+  id: string;
+  deviceId: string;
+  /** numeric(30) as an integer string: sats the customer sent, commission included. */
+  cryptoAtoms: string;
+  receivedCryptoAtoms: string | null;
+  cryptoCode: 'BTC' | 'LN';
+  /** numeric(14,5) in whole fiat units, e.g. "4000.00000". */
+  fiat: string;
+  fiatCode: string;
+  status: string;
+  dispense: boolean;
+  dispenseConfirmed: boolean | null;
+  error: string | null;
+  errorCode: string | null;
+  /** A fraction, "0.05500" = 5.5 %; null = 0. */
+  commissionPercentage: string | null;
+  /** Integer percent off the commission, 0–100; null = 0. */
+  discount: number | null;
+  rawTickerPrice: string | null;
+  fixedFee: string | null;
+  created: string;
+  confirmedAt: string;
+}
+
+const integerString = (min: bigint, max: bigint) =>
+  z
+    .union([z.string(), z.number().int(), z.bigint()])
+    .transform((v) => String(v))
+    .refine((v) => /^\d{1,30}$/.test(v), 'expected a non-negative integer')
+    .refine((v) => !/^\d{1,30}$/.test(v) || (BigInt(v) >= min && BigInt(v) <= max), `expected an integer from ${min} to ${max}`);
+
+const decimalString = (opts: { maxScale: number }) =>
+  z
+    .union([z.string(), z.number().int()])
+    .transform((v) => String(v))
+    .refine((v) => new RegExp(`^\\d{1,15}(\\.\\d{1,${opts.maxScale}})?$`).test(v), `expected a non-negative decimal with at most ${opts.maxScale} decimals`);
+
+const isoTimestamp = z
+  .union([z.date(), z.string()])
+  .transform((v, ctx) => {
+    const d = v instanceof Date ? v : new Date(v);
+    // A naive timestamp string (no zone) is refused rather than guessed.
+    if (Number.isNaN(d.getTime()) || (typeof v === 'string' && !/(Z|[+-]\d\d(:?\d\d)?)$/.test(v))) {
+      ctx.addIssue({ code: 'custom', message: 'expected a timestamp with a time zone' });
+      return z.NEVER;
+    }
+    return d.toISOString();
+  });
+
+/** Validation of one raw row (as `pg` returns it: numeric → string, timestamptz → Date). */
+export function lamassuRowSchema(opts: { fiatCode: string }) {
+  return z
+    .object({
+      id: z.uuid(),
+      device_id: z.string().min(1),
+      crypto_atoms: integerString(1n, BigInt(MAX_SATS)),
+      received_crypto_atoms: integerString(0n, BigInt(MAX_SATS)).nullable().default(null),
+      crypto_code: z.enum(['BTC', 'LN']),
+      fiat: decimalString({ maxScale: 5 }).refine((v) => /[1-9]/.test(v), 'expected fiat > 0'),
+      fiat_code: z.literal(opts.fiatCode, { error: `expected the configured fiat code ${opts.fiatCode}` }),
+      status: z.string(),
+      dispense: z.boolean(),
+      dispense_confirmed: z.boolean().nullable(),
+      error: z.string().nullable().default(null),
+      error_code: z.string().nullable().default(null),
+      commission_percentage: decimalString({ maxScale: 5 })
+        .refine((v) => /^0(\.\d+)?$/.test(v), 'expected a fraction 0 ≤ c < 1')
+        .nullable()
+        .default(null),
+      discount: z.coerce.number().int().min(0).max(100).nullable().default(null),
+      raw_ticker_price: decimalString({ maxScale: 5 }).refine((v) => /[1-9]/.test(v), 'expected a price > 0').nullable().default(null),
+      fixed_fee: decimalString({ maxScale: 5 }).nullable().default(null),
+      created: isoTimestamp,
+      confirmed_at: isoTimestamp,
+    })
+    .transform(
+      (r): LamassuCashOut => ({
+        id: r.id.toLowerCase(),
+        deviceId: r.device_id,
+        cryptoAtoms: r.crypto_atoms,
+        receivedCryptoAtoms: r.received_crypto_atoms,
+        cryptoCode: r.crypto_code,
+        fiat: r.fiat,
+        fiatCode: r.fiat_code,
+        status: r.status,
+        dispense: r.dispense,
+        dispenseConfirmed: r.dispense_confirmed,
+        error: r.error,
+        errorCode: r.error_code,
+        commissionPercentage: r.commission_percentage,
+        discount: r.discount,
+        rawTickerPrice: r.raw_ticker_price,
+        fixedFee: r.fixed_fee,
+        created: r.created,
+        confirmedAt: r.confirmed_at,
+      }),
+    );
+}
+
+export type RowValidation =
+  | { ok: true; row: LamassuCashOut }
+  | { ok: false; id: string | null; field: string; reason: string };
+
+/** Validates a raw row; a failure names the first offending field (and never throws). */
+export function validateLamassuRow(raw: unknown, opts: { fiatCode: string }): RowValidation {
+  const result = lamassuRowSchema(opts).safeParse(raw);
+  if (result.success) return { ok: true, row: result.data };
+  const issue = result.error.issues[0]!;
+  const id = typeof (raw as { id?: unknown })?.id === 'string' ? (raw as { id: string }).id : null;
+  return { ok: false, id, field: issue.path.join('.') || '(row)', reason: issue.message };
+}
