@@ -1,4 +1,9 @@
 import type { ActivityDeps } from './deps';
+import { createCashOutActivities } from './cashout';
+import { createLamassuActivities } from './lamassu';
+import { createReconcileActivities } from './reconcile';
+import { createHealthActivities } from './health';
+import { createSweepActivities } from './sweep';
 
 /**
  * All activities, built from their dependencies (samples-typescript style). Workflows import only
@@ -6,7 +11,13 @@ import type { ActivityDeps } from './deps';
  */
 export function createActivities(deps: ActivityDeps) {
   void deps;
-  return {};
+  return {
+    ...createLamassuActivities(deps),
+    ...createCashOutActivities(deps),
+    ...createReconcileActivities(deps),
+    ...createHealthActivities(deps),
+    ...createSweepActivities(deps),
+  };
 }
 
 export type Activities = ReturnType<typeof createActivities>;

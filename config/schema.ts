@@ -72,6 +72,18 @@ export const alertsSchema = z.object({
   stuckPayoutCriticalHours: positiveInt.default(2),
   maxPollDelayHours: positiveInt.default(24),
   maxBalanceDiscrepancySats: z.coerce.number().int().min(0).default(100),
+  /** Stored vs derived client balance (fiat minor units). The ledger is exact integers: any difference is a fault. */
+  maxBalanceDiscrepancyFiatMinor: z.coerce.number().int().min(0).default(0),
+  /** Deposits pending longer than this are reported by the reconciliation (runbook: 48 h). */
+  pendingDepositHours: positiveInt.default(48),
+  /** Webhook delivery: attempts in all (first + retries) and the back-off before the first retry (doubles). */
+  webhookAttempts: positiveInt.default(3),
+  webhookBackoffMs: positiveInt.default(500),
+  emailTimeoutMs: positiveInt.default(10_000),
+  /** Alerts below this severity go to pino and the alerts table only, not to webhook/e-mail. */
+  channelMinSeverity: z.enum(['info', 'medium', 'high', 'critical']).default('medium'),
+  /** Per-kind severity overrides of the runbook's defaults (adapters/alerts/severity.ts), e.g. {"lamassu-unreachable": "high"}. */
+  severities: z.record(z.string(), z.enum(['info', 'medium', 'high', 'critical'])).default({}),
 });
 
 export const configSchema = z.object({

@@ -109,6 +109,22 @@ export class LedgerNotFoundError extends BusinessError {
   override name = 'LedgerNotFoundError';
 }
 
+/** LNbits answered a payment with "failed" (nothing was paid): paying the same invoice again fails again. */
+export class PayoutRejectedError extends BusinessError {
+  override name = 'PayoutRejectedError';
+}
+
+/** The superuser credit of a cash-out may or may not have happened (a crash or timeout around the call):
+ *  it is never repeated automatically; the operator decides (retryFailedPayouts with `funding`). */
+export class FundingNeedsAttentionError extends BusinessError {
+  override name = 'FundingNeedsAttentionError';
+}
+
+/** A setting the cash-out needs is missing or wrong (e.g. no source admin key, no commission invoice key). */
+export class CashOutConfigError extends BusinessError {
+  override name = 'CashOutConfigError';
+}
+
 /** Temporal `nonRetryableErrorTypes`: every business error above, by name. */
 export const BUSINESS_ERROR_TYPES = [
   'CommissionInputError',
@@ -125,6 +141,11 @@ export const BUSINESS_ERROR_TYPES = [
   'DuplicateTransactionError',
   'LedgerStateError',
   'LedgerNotFoundError',
+  'PayoutRejectedError',
+  'FundingNeedsAttentionError',
+  'CashOutConfigError',
+  // adapters/lnbits/errors.ts: LNbits refused the request itself (400/422, an invoice error): it fails again.
+  'LnbitsRejectedError',
 ] as const;
 
 export type BusinessErrorType = (typeof BUSINESS_ERROR_TYPES)[number];

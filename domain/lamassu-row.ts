@@ -55,27 +55,42 @@ const isoTimestamp = z
     return d.toISOString();
   });
 
-/** Validation of one raw row (as `pg` returns it: numeric → string, timestamptz → Date). */
+/** smallint percent: a JS integer or its decimal text (the reader selects numerics as text); never coerced from '' or true. */
+const smallPercent = z
+  .union([z.number().int(), z.string().regex(/^-?\d{1,6}$/, 'expected an integer percent').transform(Number)])
+  .pipe(z.number().int().min(0, 'expected a percent from 0 to 100').max(100, 'expected a percent from 0 to 100'));
+
+/**
+ * Validation of one raw row (as the reader selects it: numerics as text, timestamps as ISO text or Date).
+ * The qualification conditions the reader's SQL filters on (confirmed, dispensed and dispense-confirmed, no
+ * error/operator cancel) are checked again here: a row that reaches a payout must satisfy them, whatever SQL
+ * produced it.
+ */
 export function lamassuRowSchema(opts: { fiatCode: string }) {
   return z
     .object({
-      id: z.uuid(),
+      // Any 8-4-4-4-12 hex id, as PostgreSQL's uuid type accepts it (z.uuid() would insist on RFC variant bits).
+      id: z.guid(),
       device_id: z.string().min(1),
       crypto_atoms: integerString(1n, BigInt(MAX_SATS)),
       received_crypto_atoms: integerString(0n, BigInt(MAX_SATS)).nullable().default(null),
       crypto_code: z.enum(['BTC', 'LN']),
       fiat: decimalString({ maxScale: 5 }).refine((v) => /[1-9]/.test(v), 'expected fiat > 0'),
       fiat_code: z.literal(opts.fiatCode, { error: `expected the configured fiat code ${opts.fiatCode}` }),
-      status: z.string(),
-      dispense: z.boolean(),
-      dispense_confirmed: z.boolean().nullable(),
-      error: z.string().nullable().default(null),
-      error_code: z.string().nullable().default(null),
+      status: z.literal('confirmed', { error: 'expected status confirmed' }),
+      dispense: z.literal(true, { error: 'expected dispense = true' }),
+      dispense_confirmed: z.literal(true, { error: 'expected dispense_confirmed = true' }),
+      error: z.null({ error: 'expected no error (an operator cancel or failure)' }).default(null),
+      error_code: z
+        .string()
+        .refine((v) => v !== 'operatorCancel', 'operator cancel')
+        .nullable()
+        .default(null),
       commission_percentage: decimalString({ maxScale: 5 })
         .refine((v) => /^0(\.\d+)?$/.test(v), 'expected a fraction 0 ≤ c < 1')
         .nullable()
         .default(null),
-      discount: z.coerce.number().int().min(0).max(100).nullable().default(null),
+      discount: smallPercent.nullable().default(null),
       raw_ticker_price: decimalString({ maxScale: 5 }).refine((v) => /[1-9]/.test(v), 'expected a price > 0').nullable().default(null),
       fixed_fee: decimalString({ maxScale: 5 }).nullable().default(null),
       created: isoTimestamp,

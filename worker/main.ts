@@ -10,10 +10,18 @@ import { loadConfig, ConfigError, type Config } from '../config';
 import { migrateLedger } from '../db/migrate';
 import { createLogger, type Logger } from '../log/logger';
 import { createActivities } from '../activities';
+import { createLnbitsClient } from '../adapters/lnbits/client';
 import { installRuntime } from './runtime';
+import { checkConfig } from '../client/config-check';
 
 export async function runWorker(config: Config, log: Logger, opts: { signal?: AbortSignal } = {}): Promise<void> {
   if (!config.databaseUrl) throw new ConfigError('invalid config: databaseUrl: required (DATABASE_URL)');
+  // Refuse a config that would move money wrongly (missing or wrong-kind keys, another wallet's key, a host
+  // key that does not match). A service that cannot be reached now is only a warning: the activities retry.
+  const check = await checkConfig(config);
+  const failed = check.checks.filter((c) => c.status === 'fail');
+  if (failed.length) throw new ConfigError(`config check failed, worker not started: ${failed.map((c) => `${c.name}: ${c.detail}`).join('; ')} (satmachine config check)`);
+  for (const c of check.checks.filter((x) => x.status === 'unreachable')) log.warn({ check: c.name, detail: c.detail }, 'config check could not verify');
   installRuntime(log, { metricsPort: config.metricsPort });
   await migrateLedger(config.databaseUrl, (m) => log.debug(m));
   const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 10 });
@@ -29,7 +37,8 @@ export async function runWorker(config: Config, log: Logger, opts: { signal?: Ab
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
       workflowsPath: require.resolve('../workflows'),
-      activities: createActivities({ config, pool, log }),
+      // One LNbits client per process (keys are passed per call, never stored in it).
+      activities: createActivities({ config, pool, log, lnbits: createLnbitsClient({ url: config.lnbits.url, timeoutMs: config.lnbits.requestTimeoutMs }) }),
     });
     opts.signal?.addEventListener('abort', () => worker.shutdown());
     log.info({ address: config.temporal.address, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue }, 'worker started');

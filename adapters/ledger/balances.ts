@@ -10,7 +10,8 @@ import { type FiatMinor, fiatMinor } from '../../domain/money';
 import { type Queryable, fiatCol, isoCol } from './db';
 
 export type BalanceReason = 'deposit_confirmed' | 'payout_reserved' | 'payout_released' | 'adjustment';
-export type BalanceRef = { depositId: string } | { paymentId: string } | { adjustmentId: string };
+/** A payout's debit/release is logged once per reservation round (payments.reserve_round, default 1). */
+export type BalanceRef = { depositId: string } | { paymentId: string; round?: number } | { adjustmentId: string };
 
 export interface BalanceChange {
   clientId: string;
@@ -43,8 +44,8 @@ export async function applyBalanceChange(
   if (upd.rowCount !== 1) throw new Error(`balance of client ${clientId} changed under a lock that should prevent it`);
   const { rows } = await client.query(
     `INSERT INTO satoshimachine.balance_log
-       (client_id, before_fiat_minor, after_fiat_minor, delta_fiat_minor, reason, deposit_id, payment_id, adjustment_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING at`,
+       (client_id, before_fiat_minor, after_fiat_minor, delta_fiat_minor, reason, deposit_id, payment_id, adjustment_id, reserve_round)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING at`,
     [
       clientId,
       String(before),
@@ -54,6 +55,7 @@ export async function applyBalanceChange(
       'depositId' in ref ? ref.depositId : null,
       'paymentId' in ref ? ref.paymentId : null,
       'adjustmentId' in ref ? ref.adjustmentId : null,
+      'paymentId' in ref ? (ref.round ?? 1) : 1,
     ],
   );
   return { clientId, before, after: fiatMinor(after), delta: fiatMinor(delta), at: isoCol(rows[0].at) };

@@ -139,14 +139,18 @@ export async function reservePayouts(pool: pg.Pool, transactionId: string, alloc
 async function releaseLocked(c: pg.PoolClient, p: PaymentRow, reason: string): Promise<PaymentRow> {
   if (p.status === 'cancelled') return p; // released before: idempotent
   if (p.status === 'completed') throw new LedgerStateError(`payment ${p.id} is completed and cannot be released`, 'status');
+  // A payout the cash-out workflow already compensated (failed, debit released) is only closed here.
+  const { rows: held } = await c.query(`SELECT debit_held, reserve_round FROM satoshimachine.payments WHERE id = $1`, [p.id]);
+  const debitHeld = Boolean(held[0]?.debit_held);
+  const round = Number(held[0]?.reserve_round ?? 1);
   const { rows } = await c.query(
-    `UPDATE satoshimachine.payments SET status = 'cancelled', last_error = $2 WHERE id = $1 RETURNING ${COLUMNS}`,
+    `UPDATE satoshimachine.payments SET status = 'cancelled', debit_held = false, last_error = $2 WHERE id = $1 RETURNING ${COLUMNS}`,
     [p.id, reason],
   );
-  if (p.kind === 'client' && p.clientId && p.fiatDebit > 0) {
+  if (p.kind === 'client' && p.clientId && p.fiatDebit > 0 && debitHeld) {
     const client = (await lockClients(c, [p.clientId])).get(p.clientId);
     if (!client) throw new LedgerNotFoundError(`client ${p.clientId} not found`, 'client_id');
-    await applyBalanceChange(c, p.clientId, client.balance, BigInt(p.fiatDebit), 'payout_released', { paymentId: p.id });
+    await applyBalanceChange(c, p.clientId, client.balance, BigInt(p.fiatDebit), 'payout_released', { paymentId: p.id, round });
   }
   return mapPayment(rows[0]);
 }

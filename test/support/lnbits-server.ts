@@ -81,7 +81,11 @@ function logTail(file: string): string {
 const tokenSchema = z.object({ access_token: z.string().min(1), token_type: z.literal('bearer') });
 const userSchema = z.object({ id: z.string().regex(/^[0-9a-f]{32}$/) });
 
-export async function startLnbits(opts: { dataDir: string; port?: number }): Promise<TestLnbits> {
+/**
+ * `superuserPassword`: for a data folder kept between runs (the sandbox). The first start sets it at
+ * first install; later starts of the same folder log in with it instead (first install answers 403 then).
+ */
+export async function startLnbits(opts: { dataDir: string; port?: number; superuserPassword?: string }): Promise<TestLnbits> {
   const bin = lnbitsBin();
   const port = opts.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
@@ -143,14 +147,13 @@ export async function startLnbits(opts: { dataDir: string; port?: number }): Pro
       if (status === 200 || status === 307) break;
       await sleep(100);
     }
-    const password = randomBytes(18).toString('base64url');
-    const fi = await fetch(`${url}/api/v1/auth/first_install`, {
-      method: 'PUT',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ username: 'superuser', password, password_repeat: password }),
-      signal: AbortSignal.timeout(10_000),
-    });
-    if (fi.status !== 200) throw new Error(`first install: HTTP ${fi.status} ${(await fi.text()).slice(0, 300)}`);
+    const password = opts.superuserPassword ?? randomBytes(18).toString('base64url');
+    const send = (method: string, route: string, body: unknown) =>
+      fetch(`${url}${route}`, { method, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+    let fi = await send('PUT', '/api/v1/auth/first_install', { username: 'superuser', password, password_repeat: password });
+    // Already installed (a kept data folder): log in with the password chosen at its first install.
+    if (fi.status === 403 && opts.superuserPassword) fi = await send('POST', '/api/v1/auth', { username: 'superuser', password });
+    if (fi.status !== 200) throw new Error(`first install / login: HTTP ${fi.status} ${(await fi.text()).slice(0, 300)}`);
     const superuserToken = tokenSchema.parse(await fi.json()).access_token;
     const me = await fetch(`${url}/api/v1/auth`, { headers: { Authorization: `Bearer ${superuserToken}` }, signal: AbortSignal.timeout(10_000) });
     if (me.status !== 200) throw new Error(`GET /api/v1/auth: HTTP ${me.status}`);

@@ -1,0 +1,189 @@
+/**
+ * The money-moving activities of a cash-out: one idempotent transfer per payment row (payPayment) and the
+ * one-time superuser credit of the source wallet (fundSourceWallet). Ledger record before every LNbits
+ * call; an ambiguous outcome is resolved by asking LNbits, never by paying again.
+ */
+import { Context } from '@temporalio/activity';
+import {
+  claimFundingCall,
+  ensureFundingCredit,
+  getPayoutRow,
+  completePayment,
+  notePaymentAttempt,
+  notePaymentError,
+  setFundingStatus,
+  setPaymentInvoice,
+} from '../adapters/ledger/cashout';
+import { getClientInvoiceKey } from '../adapters/ledger/clients';
+import { getTransaction } from '../adapters/ledger/transactions';
+import type { LnbitsClient } from '../adapters/lnbits/client';
+import { LnbitsAuthError, LnbitsRejectedError } from '../adapters/lnbits/errors';
+import { formatDecimal, roundHalfAwayFromZero } from '../domain/decimal';
+import { CashOutConfigError, FundingNeedsAttentionError, LedgerStateError, PayoutRejectedError } from '../domain/errors';
+import type { ActivityDeps } from './deps';
+
+/** A payout as the workflow and the `status` query show it: ids, amounts, state; never a key. */
+export interface PayoutView {
+  id: string;
+  kind: 'client' | 'commission';
+  clientId: string | null;
+  amountSats: number;
+  fiatDebitMinor: number;
+  status: 'pending' | 'completed' | 'failed' | 'cancelled';
+  attempts: number;
+  lastError: string | null;
+  paymentHash: string | null;
+}
+
+export const toView = (p: {
+  id: string; kind: 'client' | 'commission'; clientId: string | null; amountSats: number; fiatDebit: number;
+  status: PayoutView['status']; attempts: number; lastError: string | null; paymentHash: string | null;
+}): PayoutView => ({
+  id: p.id, kind: p.kind, clientId: p.clientId, amountSats: p.amountSats, fiatDebitMinor: p.fiatDebit,
+  status: p.status, attempts: p.attempts, lastError: p.lastError, paymentHash: p.paymentHash,
+});
+
+/** Heartbeats while `fn` runs, so a killed worker's transfer is retried after heartbeatTimeout, not startToClose. */
+async function withHeartbeat<T>(fn: () => Promise<T>): Promise<T> {
+  const ctx = Context.current();
+  ctx.heartbeat();
+  const timer = setInterval(() => ctx.heartbeat(), 1_000);
+  try {
+    return await fn();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+const message = (err: unknown) => (err instanceof Error ? `${err.name}: ${err.message}` : String(err));
+
+/** The payer's key; a transfer without it cannot start. */
+export function sourceAdminKey(deps: ActivityDeps): string {
+  const key = deps.config.lnbits.source.adminKey;
+  if (!key) throw new CashOutConfigError('lnbits.source.adminKey is not configured', 'lnbits.source.adminKey');
+  return key;
+}
+
+export function createPayoutActivities(deps: ActivityDeps, lnbits: LnbitsClient) {
+  const { config, pool, log } = deps;
+
+  /** The memo a client reads in its wallet: sats, the fiat that bought them and the cost basis per BTC. */
+  function memoOf(p: { kind: string; amountSats: number; fiatDebit: number }, fiatCode: string, lamassuId: string): string {
+    if (p.kind === 'commission') return `Satoshi Machine commission: ${p.amountSats} sats (Lamassu ${lamassuId})`;
+    const decimals = config.lamassu.fiatDecimals;
+    const fiat = formatDecimal({ coefficient: BigInt(p.fiatDebit), scale: decimals });
+    // fiat per BTC = fiatDebit / 10^decimals × 10^8 / sats, to whole fiat units.
+    const basis = roundHalfAwayFromZero(BigInt(p.fiatDebit) * 100_000_000n, BigInt(p.amountSats) * 10n ** BigInt(decimals));
+    return `Satoshi Machine DCA: ${p.amountSats} sats for ${fiat} ${fiatCode} (cost basis ${basis} ${fiatCode}/BTC)`;
+  }
+
+  async function recipientInvoiceKey(p: { kind: string; clientId: string | null }): Promise<string> {
+    if (p.kind === 'client') return (await getClientInvoiceKey(pool, p.clientId!, encryptionKey())).invoiceKey;
+    const key = config.lnbits.commission.invoiceKey;
+    if (!key) throw new CashOutConfigError('lnbits.commission.invoiceKey is not configured', 'lnbits.commission.invoiceKey');
+    return key;
+  }
+
+  function encryptionKey(): string {
+    if (!config.encryptionKey) throw new CashOutConfigError('encryptionKey is not configured', 'encryptionKey');
+    return config.encryptionKey;
+  }
+
+  async function transfer(paymentId: string): Promise<PayoutView> {
+    let p = await getPayoutRow(pool, paymentId);
+    if (p.status === 'completed') return toView(p);
+    if (p.status !== 'pending') throw new LedgerStateError(`payment ${paymentId} is ${p.status}: reserve it again before paying`, 'status');
+    const payer = sourceAdminKey(deps);
+    await notePaymentAttempt(pool, paymentId);
+
+    if (!p.paymentHash || !p.bolt11) {
+      const tx = await getTransaction(pool, p.transactionId);
+      const inv = await lnbits.createInvoice(await recipientInvoiceKey(p), {
+        amountSats: p.amountSats,
+        memo: memoOf(p, tx.fiatCode, tx.lamassuId),
+        extra: { tag: 'satmachine', lamassuTxId: tx.lamassuId, paymentId, workflowId: tx.workflowId },
+      });
+      // Stored before paying; if another attempt stored one first, that one is the payout's invoice.
+      p = { ...p, ...(await setPaymentInvoice(pool, paymentId, inv.paymentHash, inv.bolt11)) };
+    }
+    const hash = p.paymentHash!;
+    const paidAlready = await lnbits.getPayment(payer, hash);
+    if (paidAlready?.paid) return toView(await completePayment(pool, paymentId));
+
+    const outcome = await lnbits.payInvoice(payer, p.bolt11!);
+    if (outcome.kind === 'paid') return toView(await completePayment(pool, paymentId));
+    if (outcome.kind === 'failed') throw new PayoutRejectedError(`LNbits refused payment ${paymentId}: ${outcome.detail}`, 'payment');
+    // pending / unknown (timeout, 5xx, "Internal invoice already paid."): the payer's row decides.
+    const status = await lnbits.getPayment(payer, hash);
+    if (status?.paid) return toView(await completePayment(pool, paymentId));
+    throw new Error(`payment ${paymentId}: outcome ${outcome.kind} (${outcome.detail}); not paid yet, retrying`);
+  }
+
+  return {
+    /**
+     * Pay one payout row, idempotently (see the module comment). Completed → returns at once. Business
+     * failures (LnbitsAuthError, LnbitsInsufficientBalanceError, PayoutRejectedError, …) are non-retryable.
+     */
+    async payPayment(paymentId: string): Promise<PayoutView> {
+      return withHeartbeat(async () => {
+        try {
+          return await transfer(paymentId);
+        } catch (err) {
+          await notePaymentError(pool, paymentId, message(err)).catch(() => undefined);
+          log.warn({ paymentId, err: message(err) }, 'payout attempt failed');
+          throw err;
+        }
+      });
+    },
+
+    /**
+     * fundingMode superuser-credit: credit crypto_atoms to the source wallet exactly once per cash-out.
+     * The funding row is written pending before the call and marked done after. The call is claimed
+     * (attempts 0 → 1) in one statement before it is made; a retry that finds it claimed but not done
+     * cannot know whether LNbits credited (crash or timeout around the call), so it marks the row
+     * needs_attention and stops (FundingNeedsAttentionError): the operator checks the source wallet's
+     * payments ("Admin credit" rows) and answers with retryFailedPayouts { funding: 'credited' | 'not-credited' }.
+     * Never a second credit without that answer.
+     */
+    async fundSourceWallet(input: { transactionId: string; decision?: 'credited' | 'not-credited' }): Promise<{ status: 'skipped' | 'done'; amountSats: number }> {
+      if (config.fundingMode !== 'superuser-credit') return { status: 'skipped', amountSats: 0 };
+      const token = config.lnbits.superuserToken;
+      if (!token) throw new CashOutConfigError('lnbits.superuserToken is required by fundingMode superuser-credit', 'lnbits.superuserToken');
+      const tx = await getTransaction(pool, input.transactionId);
+      const walletId = config.lnbits.source.id ?? (await lnbits.getWallet(sourceAdminKey(deps))).id;
+      if (!walletId) throw new CashOutConfigError('the source wallet id is unknown (lnbits.source.id)', 'lnbits.source.id');
+      const amountSats = Number(tx.cryptoAtoms);
+      const row = await ensureFundingCredit(pool, tx.id, walletId, amountSats);
+      if (row.status === 'done') return { status: 'done', amountSats };
+      if (row.status === 'needs_attention' || (row.status === 'pending' && row.attempts > 0)) {
+        if (input.decision === 'credited') {
+          await setFundingStatus(pool, row.id, 'done', 'operator: credited');
+          return { status: 'done', amountSats };
+        }
+        if (input.decision !== 'not-credited') {
+          await setFundingStatus(pool, row.id, 'needs_attention', 'credit call may have happened; operator must decide');
+          throw new FundingNeedsAttentionError(`source wallet credit of ${amountSats} sats for ${tx.lamassuId} is uncertain`, 'funding');
+        }
+        await setFundingStatus(pool, row.id, 'pending', 'operator: not credited');
+      }
+      if (!(await claimFundingCall(pool, row.id))) {
+        await setFundingStatus(pool, row.id, 'needs_attention', 'credit call claimed concurrently');
+        throw new FundingNeedsAttentionError(`source wallet credit for ${tx.lamassuId} is uncertain`, 'funding');
+      }
+      try {
+        await lnbits.creditWallet(token, row.walletId, amountSats);
+      } catch (err) {
+        if (err instanceof LnbitsAuthError || err instanceof LnbitsRejectedError) {
+          // LNbits refused before crediting: safe to try again later (attempts back to 0).
+          await setFundingStatus(pool, row.id, 'pending', message(err));
+          throw err;
+        }
+        await setFundingStatus(pool, row.id, 'needs_attention', message(err));
+        throw new FundingNeedsAttentionError(`source wallet credit outcome unknown: ${message(err)}`, 'funding');
+      }
+      await setFundingStatus(pool, row.id, 'done');
+      log.info({ transactionId: tx.id, amountSats }, 'source wallet credited');
+      return { status: 'done', amountSats };
+    },
+  };
+}

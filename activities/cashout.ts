@@ -1,0 +1,237 @@
+/**
+ * Activities of the cash-out workflow (workflows/cashout.ts), one per step: record, commission, allocate,
+ * fund, pre-flight, reserve, pay (cashout-payout.ts), compensate, operator cancel, complete. Each is
+ * idempotent; inputs and results are ids, amounts and states (never a key).
+ */
+import { raiseAlert } from '../adapters/alerts';
+import { eligibleBalancesAt } from '../adapters/ledger/balances';
+import {
+  cancelFailedPayoutRows,
+  failOpenPayouts,
+  payoutsHalted,
+  recordCashOutTransaction,
+  reserveFailedPayouts,
+  setTransactionStatus,
+} from '../adapters/ledger/cashout';
+import { listPayments, reservePayouts, type PaymentRow } from '../adapters/ledger/reservations';
+import { getTransaction, recordCommission, type TransactionRow } from '../adapters/ledger/transactions';
+import { createLnbitsClient } from '../adapters/lnbits/client';
+import { allocate, type Allocation } from '../domain/allocation';
+import { computeCommission } from '../domain/commission';
+import { parseDecimal, toScaledInteger } from '../domain/decimal';
+import { BalanceWouldGoNegativeError, CashOutConfigError, InsufficientBalanceError, LedgerStateError } from '../domain/errors';
+import type { LamassuCashOut } from '../domain/lamassu-row';
+import { fiatMinor } from '../domain/money';
+import { createPayoutActivities, sourceAdminKey, toView, type PayoutView } from './cashout-payout';
+import type { ActivityDeps } from './deps';
+
+export type { PayoutView };
+
+export interface RecordResult {
+  outcome: 'recorded' | 'duplicate';
+  transactionId: string;
+  /** For a duplicate: the run that owns the ledger row (null: recorded outside a workflow, e.g. rejected). */
+  ownerWorkflowId: string | null;
+  ownerStatus: string;
+}
+
+export interface SplitResult {
+  cryptoAtoms: number;
+  baseSats: number;
+  commissionSats: number;
+  fiatMinor: number;
+  fiatCode: string;
+  model: string;
+}
+
+export interface ReserveResult {
+  payouts: PayoutView[];
+  /** The first allocation no longer fitted the balances: balances were read again and re-allocated. */
+  reallocated: boolean;
+  unallocatedSats: number;
+  payoutConcurrency: number;
+}
+
+const views = (rows: PaymentRow[]) => rows.map(toView);
+
+function toInsert(row: LamassuCashOut) {
+  return {
+    lamassuId: row.id, deviceId: row.deviceId, cryptoAtoms: row.cryptoAtoms, receivedCryptoAtoms: row.receivedCryptoAtoms,
+    cryptoCode: row.cryptoCode, fiat: row.fiat, fiatCode: row.fiatCode, commissionPercentage: row.commissionPercentage,
+    discount: row.discount, rawTickerPrice: row.rawTickerPrice, fixedFee: row.fixedFee, lamassuStatus: row.status,
+    dispense: row.dispense, dispenseConfirmed: row.dispenseConfirmed, lamassuError: row.error, lamassuErrorCode: row.errorCode,
+    created: row.created, confirmedAt: row.confirmedAt,
+  };
+}
+
+export function createCashOutActivities(deps: ActivityDeps) {
+  const { config, pool, log } = deps;
+  const lnbits = deps.lnbits ?? createLnbitsClient({ url: config.lnbits.url, timeoutMs: config.lnbits.requestTimeoutMs });
+  const payout = createPayoutActivities(deps, lnbits);
+
+  /** Balances as of the cash-out's confirmation, allocated over its commission-free sats. */
+  async function allocationFor(tx: TransactionRow): Promise<Allocation> {
+    if (tx.baseSats === null || tx.fiatMinor === null) throw new LedgerStateError(`transaction ${tx.id}: commission not recorded`, 'base_sats');
+    if (!tx.confirmedAt) throw new LedgerStateError(`transaction ${tx.id}: no confirmed_at`, 'confirmed_at');
+    const clients = await eligibleBalancesAt(pool, tx.confirmedAt, { currency: tx.fiatCode });
+    return allocate({ baseSats: tx.baseSats, dispensedFiat: tx.fiatMinor, clients });
+  }
+
+  return {
+    ...payout,
+
+    /**
+     * Insert the transaction owned by this run. Already there under another run id (or none) → duplicate:
+     * a critical alert, and the workflow stops without moving money. Same run id → an activity retry.
+     */
+    async recordCashOut(input: { row: LamassuCashOut; workflowId: string; runId: string }): Promise<RecordResult> {
+      const { row, workflowId, runId } = input;
+      const r = await recordCashOutTransaction(pool, toInsert(row), { workflowId, runId });
+      if (r.outcome !== 'duplicate') return { outcome: 'recorded', transactionId: r.transaction.id, ownerWorkflowId: workflowId, ownerStatus: r.transaction.status };
+      await raiseAlert(deps, {
+        severity: 'critical',
+        kind: 'duplicate-cashout',
+        dedupKey: `duplicate-cashout:${row.id}:${runId}`,
+        message: `Lamassu cash-out ${row.id} was started again (workflow ${workflowId}); the ledger already has it (status ${r.transaction.status}): nothing paid`,
+        details: { lamassuId: row.id, workflowId, runId, ownerWorkflowId: r.transaction.workflowId, ownerRunId: r.ownerRunId, ledgerStatus: r.transaction.status },
+      });
+      return { outcome: 'duplicate', transactionId: r.transaction.id, ownerWorkflowId: r.transaction.workflowId, ownerStatus: r.transaction.status };
+    },
+
+    /** The commission split (config.commissionModel) and the dispensed fiat in exact minor units, stored once. */
+    async splitCashOutCommission(input: { transactionId: string }): Promise<SplitResult> {
+      const tx = await getTransaction(pool, input.transactionId);
+      const commission = computeCommission(
+        { cryptoAtoms: tx.cryptoAtoms, commissionPercentage: tx.commissionPercentage, discount: tx.discount, fiat: tx.fiat, rawTickerPrice: tx.rawTickerPrice },
+        config.commissionModel,
+      );
+      const minor = fiatMinor(toScaledInteger(parseDecimal(tx.fiat, 'fiat'), config.lamassu.fiatDecimals, 'fiat'), 'fiat');
+      const saved = await recordCommission(pool, tx.id, commission, minor);
+      return {
+        cryptoAtoms: Number(tx.cryptoAtoms), baseSats: saved.baseSats!, commissionSats: saved.commissionSats!,
+        fiatMinor: saved.fiatMinor!, fiatCode: tx.fiatCode, model: saved.commissionModel!,
+      };
+    },
+
+    /** Snapshot of the eligible balances as of confirmed_at, allocated (pure, nothing stored). */
+    async allocateCashOut(input: { transactionId: string }): Promise<Allocation> {
+      return allocationFor(await getTransaction(pool, input.transactionId));
+    },
+
+    async payoutsHalted(): Promise<{ halted: boolean; reason: string | null }> {
+      return payoutsHalted(pool);
+    },
+
+    /**
+     * Source wallet reachable with its admin key and holding ≥ the open payouts (reserved and not completed,
+     * or `plannedSats` before the reservation); commission wallet reachable when a commission is due.
+     */
+    async preflightCashOut(input: { transactionId: string; plannedSats: number; commissionSats: number }): Promise<{ sourceBalanceSats: number; requiredSats: number }> {
+      const source = await lnbits.getWallet(sourceAdminKey(deps));
+      if (source.id === null) throw new CashOutConfigError('lnbits.source.adminKey is not an admin key', 'lnbits.source.adminKey');
+      if (input.commissionSats > 0) {
+        const key = config.lnbits.commission.invoiceKey ?? config.lnbits.commission.adminKey;
+        if (!key) throw new CashOutConfigError('lnbits.commission.invoiceKey is not configured', 'lnbits.commission.invoiceKey');
+        await lnbits.getWallet(key);
+      }
+      const payments = await listPayments(pool, input.transactionId);
+      const requiredSats = payments.length
+        ? payments.filter((p) => p.status === 'pending' || p.status === 'failed').reduce((s, p) => s + p.amountSats, 0)
+        : input.plannedSats;
+      const sourceBalanceSats = Number(source.balanceMsat / 1000n);
+      if (sourceBalanceSats < requiredSats) {
+        throw new InsufficientBalanceError(`source wallet holds ${sourceBalanceSats} sats, the payouts need ${requiredSats}`, 'source_balance');
+      }
+      return { sourceBalanceSats, requiredSats };
+    },
+
+    /**
+     * First call: reservePayouts (pending rows + debits in one DB transaction). If it fails with
+     * BalanceWouldGoNegativeError — a balance moved between the snapshot and now (another cash-out reserved,
+     * a negative adjustment) — the balances are read again and re-allocated ONCE here; a second failure
+     * goes to the workflow (needs_attention). Later calls (operator retry): failed payouts are reserved again.
+     */
+    async reserveCashOut(input: { transactionId: string; allocation: Allocation }): Promise<ReserveResult> {
+      const existing = await listPayments(pool, input.transactionId);
+      let reallocated = false;
+      let rows: PaymentRow[];
+      if (existing.length > 0) {
+        rows = await reserveFailedPayouts(pool, input.transactionId);
+      } else {
+        try {
+          rows = await reservePayouts(pool, input.transactionId, input.allocation);
+        } catch (err) {
+          if (!(err instanceof BalanceWouldGoNegativeError)) throw err;
+          log.warn({ transactionId: input.transactionId, err: err.message }, 'balances moved since the snapshot: re-allocating once');
+          const again = await allocationFor(await getTransaction(pool, input.transactionId));
+          rows = await reservePayouts(pool, input.transactionId, again);
+          reallocated = true;
+        }
+      }
+      const tx = await getTransaction(pool, input.transactionId);
+      return { payouts: views(rows), reallocated, unallocatedSats: tx.unallocatedSats ?? 0, payoutConcurrency: config.payoutConcurrency };
+    },
+
+    /**
+     * Compensation: pending payouts become failed and their client debits are restored. A payout whose
+     * invoice LNbits reports paid (asked with the payer's key) is completed instead — never reversed. When
+     * LNbits cannot be asked, the payout is failed anyway: a retry re-debits before paying (and then finds it
+     * paid), a cancel asks LNbits again and refuses to cancel a paid payout.
+     */
+    async compensatePayouts(input: { transactionId: string; reason: string }): Promise<PayoutView[]> {
+      const paid = new Set<string>();
+      const payer = config.lnbits.source.adminKey;
+      for (const p of await listPayments(pool, input.transactionId)) {
+        if (p.status !== 'pending' || !p.paymentHash || !payer) continue;
+        const s = await lnbits.getPayment(payer, p.paymentHash).catch(() => null);
+        if (s?.paid) paid.add(p.id);
+      }
+      return views(await failOpenPayouts(pool, input.transactionId, input.reason, paid));
+    },
+
+    /** Transaction → needs_attention and a critical alert (runbook scenario 3). */
+    async markCashOutNeedsAttention(input: { transactionId: string; reason: string; occurrence: number; failedPayouts: number }): Promise<void> {
+      const tx = await setTransactionStatus(pool, input.transactionId, 'needs_attention', input.reason);
+      await raiseAlert(deps, {
+        severity: 'critical',
+        kind: 'cashout-needs-attention',
+        dedupKey: `cashout-needs-attention:${tx.id}:${input.occurrence}`,
+        message: `Cash-out ${tx.lamassuId} needs attention: ${input.failedPayouts} payout(s) not paid (${input.reason}). ` +
+          `Retry (retryFailedPayouts) or cancel (cancelFailedPayouts) on workflow ${tx.workflowId}`,
+        details: { lamassuId: tx.lamassuId, transactionId: tx.id, workflowId: tx.workflowId, failedPayouts: input.failedPayouts, reason: input.reason },
+      });
+    },
+
+    /**
+     * Operator cancel: failed payouts are closed as cancelled (balances stay restored). Each one with an
+     * invoice is checked with LNbits first: a paid one is completed (re-debited) instead. The transaction
+     * becomes completed if any sats were paid out, else failed.
+     */
+    async cancelCashOutPayouts(input: { transactionId: string; reason: string }): Promise<{ status: 'completed' | 'failed'; payouts: PayoutView[] }> {
+      const paid = new Set<string>();
+      const payer = config.lnbits.source.adminKey;
+      for (const p of await listPayments(pool, input.transactionId)) {
+        if (p.status !== 'failed' || !p.paymentHash) continue;
+        if (!payer) throw new CashOutConfigError('lnbits.source.adminKey is needed to verify a payout before cancelling it', 'lnbits.source.adminKey');
+        // Must be known: an unreachable LNbits makes this activity retry rather than cancel blindly.
+        if ((await lnbits.getPayment(payer, p.paymentHash))?.paid) paid.add(p.id);
+      }
+      const rows = await cancelFailedPayoutRows(pool, input.transactionId, input.reason, paid);
+      const anyPaid = rows.some((p) => p.status === 'completed' && p.amountSats > 0);
+      const status = anyPaid ? 'completed' : 'failed';
+      await setTransactionStatus(pool, input.transactionId, status, anyPaid ? null : input.reason);
+      return { status, payouts: views(rows) };
+    },
+
+    /** Every payout completed → transaction completed. */
+    async completeCashOut(input: { transactionId: string }): Promise<{ payouts: PayoutView[] }> {
+      const rows = await listPayments(pool, input.transactionId);
+      const open = rows.filter((p) => p.status !== 'completed');
+      if (open.length) throw new LedgerStateError(`transaction ${input.transactionId}: ${open.length} payout(s) not completed`, 'status');
+      await setTransactionStatus(pool, input.transactionId, 'completed');
+      return { payouts: views(rows) };
+    },
+  };
+}
+
+export type CashOutActivities = ReturnType<typeof createCashOutActivities>;

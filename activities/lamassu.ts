@@ -1,0 +1,167 @@
+/**
+ * Lamassu ingestion activities: readiness, fetch (read → validate → reject once → minus known), starting
+ * cash-out workflows, and the connection test. The Lamassu connection (ssh2 tunnel + pool) and the Temporal
+ * client are built lazily, once per worker, and reused; keys never leave this process.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { raiseAlert } from '../adapters/alerts';
+import { createLamassuConnection, type LamassuConnection } from '../adapters/lamassu/connection';
+import { testLamassuConnection, type ConnectionTestResult } from '../adapters/lamassu/connection-test';
+import { fetchQualifyingCashOuts, rawRowAsText } from '../adapters/lamassu/reader';
+import { knownLamassuIds, markRejectionAlerted, recordRejections, type Rejection } from '../adapters/ledger/lamassu-ingestion';
+import { validateLamassuRow, type LamassuCashOut } from '../domain/lamassu-row';
+import { startCashOut } from '../client/cashout';
+import type { ActivityDeps } from './deps';
+import { checkSystemReady, type ReadinessResult } from './poller-readiness';
+
+/** At most this many new rows per fetch result (~0.5 KB each): keeps the poller's history small. */
+export const MAX_NEW_ROWS_PER_POLL = 200;
+
+export interface FetchNewCashOutsInput {
+  /** Lamassu's time of the last complete poll (widens the window after an outage; see reader.ts). */
+  lastCompletePollAt?: string | null;
+  maxRows?: number;
+}
+
+export interface FetchNewCashOutsResult {
+  /** Valid rows the ledger does not know yet, oldest first. */
+  rows: LamassuCashOut[];
+  /** More new rows were left for the next poll. */
+  truncated: boolean;
+  /** Qualifying rows in the window / of them already in the ledger / failing validation (first time). */
+  fetched: number;
+  known: number;
+  rejectedNew: number;
+  dbNow: string;
+  windowStart: string;
+}
+
+export interface StartCashOutsResult {
+  started: string[];
+  /** Already started (or finished) before: nothing was started, nothing can be paid twice. */
+  skipped: string[];
+  failed: Array<{ id: string; error: string }>;
+}
+
+export interface LamassuIngestionOptions {
+  /** Tests inject their own (to close it); by default built from config.lamassu on first use. */
+  lamassu?: LamassuConnection;
+  /** Tests inject theirs; by default a connection to config.temporal on first use. */
+  temporalClient?: Client;
+}
+
+export function createLamassuIngestion(deps: ActivityDeps, opts: LamassuIngestionOptions = {}) {
+  const { config, pool, log } = deps;
+  let lamassu = opts.lamassu;
+  let temporal: Promise<Client> | undefined = opts.temporalClient ? Promise.resolve(opts.temporalClient) : undefined;
+  let ownConnection: Connection | undefined;
+
+  const lamassuConnection = () => (lamassu ??= createLamassuConnection(config.lamassu, log));
+  const temporalClient = () =>
+    (temporal ??= Connection.connect({ address: config.temporal.address, tls: config.temporal.tls || undefined, apiKey: config.temporal.apiKey })
+      .then((connection) => ((ownConnection = connection), new Client({ connection, namespace: config.temporal.namespace })))
+      .catch((err: unknown) => {
+        temporal = undefined; // try again on the next call
+        throw err;
+      }));
+
+  async function alertRejected(rejections: Rejection[], unalerted: string[]): Promise<void> {
+    for (const id of unalerted) {
+      const r = rejections.find((x) => x.raw.id === id)!;
+      await raiseAlert(deps, {
+        severity: 'high',
+        kind: 'row-rejected',
+        dedupKey: `row-rejected:${id}`,
+        message: `Lamassu cash-out ${id} rejected (${r.field}: ${r.reason}); it will not be paid`,
+        details: { lamassuId: id, field: r.field, reason: r.reason, raw: rawRowAsText(r.raw) },
+      });
+      await markRejectionAlerted(pool, id);
+    }
+  }
+
+  const activities = {
+    async checkPollerReadiness(): Promise<ReadinessResult> {
+      return checkSystemReady(deps);
+    },
+
+    /** Throws when Lamassu or the ledger cannot be read: a failure is never an empty result. */
+    async fetchNewCashOuts(input: FetchNewCashOutsInput = {}): Promise<FetchNewCashOutsResult> {
+      const { fiatCode, lookbackHours } = config.lamassu;
+      const read = await fetchQualifyingCashOuts(lamassuConnection(), { fiatCode, lookbackHours, lastCompletePollAt: input.lastCompletePollAt });
+      const known = await knownLamassuIds(pool, read.rows.map((r) => r.id));
+      const fresh: LamassuCashOut[] = [];
+      const rejections: Rejection[] = [];
+      let knownCount = 0;
+      for (const raw of read.rows) {
+        const ledgerStatus = known.get(raw.id.toLowerCase());
+        // Processed (or being processed) already: whatever the row says now, it is not ours to judge again.
+        if (ledgerStatus !== undefined && ledgerStatus !== 'rejected') {
+          knownCount++;
+          continue;
+        }
+        const v = validateLamassuRow(raw, { fiatCode });
+        if (!v.ok) rejections.push({ raw, field: v.field, reason: v.reason });
+        else if (ledgerStatus === undefined) fresh.push(v.row);
+        else knownCount++; // rejected once, valid now: still never paid automatically
+      }
+      // Idempotent every poll while the row is in the window: records once, alerts until the alert is noted.
+      const { recorded, unalerted } = await recordRejections(pool, rejections);
+      await alertRejected(rejections, unalerted);
+      const max = input.maxRows ?? MAX_NEW_ROWS_PER_POLL;
+      const result = {
+        rows: fresh.slice(0, max),
+        truncated: fresh.length > max,
+        fetched: read.rows.length,
+        known: knownCount,
+        rejectedNew: recorded.length,
+        dbNow: read.dbNow,
+        windowStart: read.windowStart,
+      };
+      log.info({ fetched: result.fetched, known: result.known, new: fresh.length, rejectedNew: result.rejectedNew, windowStart: read.windowStart }, 'lamassu poll');
+      return result;
+    },
+
+    /**
+     * Starts `cashOutWorkflow` for each row under its deterministic id (client/cashout.ts, REJECT_DUPLICATE +
+     * FAIL): an id that was ever started (running or closed, within retention) is refused by Temporal and
+     * counted 'skipped' — nothing runs twice; past retention the ledger's UNIQUE(lamassu_id) + run id stop it.
+     */
+    async startCashOutWorkflows(input: { rows: LamassuCashOut[] }): Promise<StartCashOutsResult> {
+      const client = await temporalClient();
+      const out: StartCashOutsResult = { started: [], skipped: [], failed: [] };
+      for (const row of input.rows) {
+        try {
+          const outcome = await startCashOut(client, config, row);
+          (outcome === 'started' ? out.started : out.skipped).push(row.id);
+        } catch (err) {
+          out.failed.push({ id: row.id, error: err instanceof Error ? err.message : String(err) });
+        }
+      }
+      // Nothing got through at all (e.g. Temporal unreachable): fail so Temporal retries with backoff.
+      if (out.failed.length && !out.started.length && !out.skipped.length) throw new Error(`starting cash-out workflows failed: ${out.failed[0]!.error}`);
+      if (out.started.length || out.skipped.length) log.info({ started: out.started, skipped: out.skipped, failed: out.failed.length }, 'cash-out workflows');
+      return out;
+    },
+
+    /** The step-by-step Lamassu connection report (no secrets in it). */
+    async testLamassuConnection(): Promise<ConnectionTestResult> {
+      return testLamassuConnection(config.lamassu);
+    },
+  };
+
+  return {
+    activities,
+    /** Closes what this factory opened itself (tunnel, pool, Temporal connection); injected ones stay open. */
+    async close(): Promise<void> {
+      if (lamassu && lamassu !== opts.lamassu) await lamassu.close();
+      await ownConnection?.close();
+    },
+  };
+}
+
+/** The activities for createActivities(): `...createLamassuActivities(deps)`. */
+export function createLamassuActivities(deps: ActivityDeps, opts: LamassuIngestionOptions = {}) {
+  return createLamassuIngestion(deps, opts).activities;
+}
+
+export type LamassuActivities = ReturnType<typeof createLamassuActivities>;

@@ -1,0 +1,90 @@
+/**
+ * The runbook's validate_system_ready, run before every poll: the ledger answers, the commission wallet
+ * answers, and no payout has been stuck pending for stuckPayoutCriticalHours. Never throws: "not ready"
+ * is an answer (with the reason), and it raises an alert when the ledger can still take one.
+ */
+import { raiseAlert } from '../adapters/alerts';
+import { createLnbitsClient } from '../adapters/lnbits/client';
+import { LnbitsAuthError } from '../adapters/lnbits/errors';
+import type { ActivityDeps } from './deps';
+
+export type ReadinessCheckName = 'ledger' | 'stuck-payouts' | 'commission-wallet';
+
+export interface ReadinessResult {
+  ready: boolean;
+  /** Why not ready (the first failing check); null when ready. */
+  reason: string | null;
+  checks: Array<{ name: ReadinessCheckName; ok: boolean; detail: string }>;
+}
+
+/** Thrown by a check whose failure needs the operator now (a rejected key will not heal by waiting). */
+class CriticalCheckError extends Error {}
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)));
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** GET /api/v1/wallet with the commission wallet's key (invoice key preferred: it cannot spend). */
+async function commissionWalletCheck(deps: ActivityDeps): Promise<string> {
+  const { lnbits } = deps.config;
+  const key = lnbits.commission.invoiceKey ?? lnbits.commission.adminKey;
+  if (!key) throw new Error('no commission wallet key configured (lnbits.commission.invoiceKey or adminKey)');
+  const client = deps.lnbits ?? createLnbitsClient({ url: lnbits.url, timeoutMs: lnbits.requestTimeoutMs });
+  try {
+    const wallet = await client.getWallet(key);
+    return `commission wallet "${wallet.name}" answers`;
+  } catch (err) {
+    throw err instanceof LnbitsAuthError ? new CriticalCheckError(err.message) : err;
+  }
+}
+
+export async function checkSystemReady(deps: ActivityDeps): Promise<ReadinessResult> {
+  const { pool, config, log } = deps;
+  const checks: ReadinessResult['checks'] = [];
+  let critical = false;
+  const run = async (name: ReadinessCheckName, fn: () => Promise<string>) => {
+    try {
+      checks.push({ name, ok: true, detail: await fn() });
+    } catch (err) {
+      critical ||= err instanceof CriticalCheckError;
+      checks.push({ name, ok: false, detail: message(err) });
+    }
+  };
+
+  await run('ledger', async () => {
+    await withTimeout(pool.query('SELECT 1'), 10_000, 'ledger');
+    return 'ledger answers';
+  });
+  if (checks[0]!.ok) {
+    const hours = config.alerts.stuckPayoutCriticalHours;
+    await run('stuck-payouts', async () => {
+      const { rows } = await pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM satoshimachine.payments WHERE status = 'pending' AND created_at < now() - make_interval(hours => $1::int)`,
+        [hours],
+      );
+      const n = rows[0]!.n;
+      if (n > 0) throw new Error(`${n} payment(s) pending for more than ${hours} h`);
+      return `no payment pending for more than ${hours} h`;
+    });
+  }
+  await run('commission-wallet', () => commissionWalletCheck(deps));
+
+  const failed = checks.find((c) => !c.ok);
+  const result: ReadinessResult = { ready: !failed, reason: failed ? `${failed.name}: ${failed.detail}` : null, checks };
+  if (failed) {
+    log.warn({ checks }, 'system not ready: the Lamassu poller starts no cash-out');
+    // The ledger may be the thing that is down: then pino (inside raiseAlert's caller) is all we have.
+    await raiseAlert(deps, {
+      severity: critical ? 'critical' : 'high',
+      kind: 'poller-not-ready',
+      dedupKey: `poller-not-ready:${failed.name}`,
+      message: `Lamassu poller paused by the readiness check: ${result.reason}`,
+      details: { checks },
+    }).catch((err: unknown) => log.error({ err: message(err), reason: result.reason }, 'could not record the not-ready alert'));
+  }
+  return result;
+}

@@ -1,0 +1,301 @@
+/**
+ * The ledger side of the daily reconciliation (runbook scenarios 1, 3, 4, 5 and its "Full System
+ * Reconciliation"), at ONE consistent database snapshot (REPEATABLE READ), scaling to millions of payouts:
+ * each table is aggregated on its own (payments once, with GROUPING SETS for the per-client, per-cash-out
+ * and per-status views), and only the aggregates are joined. The runbook's own balance query joins deposits
+ * and payments to clients at once, which multiplies the sums; this does not.
+ */
+import type pg from 'pg';
+import { findCommissionDiscrepancies } from './verify-commission';
+
+export interface LedgerFinding {
+  kind: 'balance-mismatch' | 'commission-formula' | 'conservation' | 'payout-over-allocated' | 'payout-missing' | 'deposit-pending-long';
+  /** What the finding is about: a client id, a transaction id. */
+  subject: string;
+  message: string;
+  details: Record<string, unknown>;
+}
+
+export interface LedgerReconciliation {
+  findings: LedgerFinding[];
+  /** Findings per kind before capping. */
+  counts: Record<string, number>;
+  summary: {
+    clients: number;
+    storedTotalFiatMinor: string;
+    derivedTotalFiatMinor: string;
+    maxAbsBalanceDiscrepancyFiatMinor: string;
+    transactions: { total: number; byStatus: Record<string, number>; cryptoAtoms: string; baseSats: string; commissionSats: string };
+    payoutsByStatus: Array<{ kind: string; status: string; count: number; sats: string; oldest: string | null }>;
+    commissionCompletedSinceSats: string | null;
+    timingsMs: Record<string, number>;
+  };
+}
+
+export interface LedgerReconcileOptions {
+  /** balance_snapshots rows are written under this report id (replacing any earlier rows of it). */
+  reportId: string;
+  pendingDepositHours: number;
+  /** Σ completed commission payouts since this time is reported (for the commission wallet check). */
+  commissionSince?: string | null;
+  /** Findings kept per kind (the counts are exact). */
+  maxFindingsPerKind?: number;
+}
+
+/** The one pass over payments ($1: commission-since time or null); exported for the benchmark's EXPLAIN. */
+export const PAYMENTS_AGGREGATE_SQL = `SELECT CASE WHEN GROUPING(client_id) = 0 THEN 'client' WHEN GROUPING(transaction_id) = 0 THEN 'tx' ELSE 'status' END AS grp,
+                client_id, transaction_id, status, kind,
+                count(*)::bigint AS n,
+                COALESCE(sum(amount_sats), 0)::bigint AS sats,
+                COALESCE(sum(fiat_debit_minor) FILTER (WHERE debit_held), 0)::bigint AS held_debit,
+                COALESCE(sum(amount_sats) FILTER (WHERE kind = 'client'), 0)::bigint AS alloc_client_sats,
+                COALESCE(sum(amount_sats) FILTER (WHERE kind = 'commission'), 0)::bigint AS commission_row_sats,
+                COALESCE(sum(amount_sats) FILTER (WHERE kind = 'commission' AND status = 'completed' AND completed_at >= $1::timestamptz), 0)::bigint AS commission_since,
+                min(created_at) AS oldest
+           FROM satoshimachine.payments
+          GROUP BY GROUPING SETS ((client_id), (transaction_id), (status, kind))`;
+
+const str = (v: unknown) => (v === null || v === undefined ? '0' : String(v));
+
+export async function reconcileLedger(pool: pg.Pool, opts: LedgerReconcileOptions): Promise<LedgerReconciliation> {
+  const cap = opts.maxFindingsPerKind ?? 100;
+  const timings: Record<string, number> = {};
+  const findings: LedgerFinding[] = [];
+  const counts: Record<string, number> = {};
+  const add = (f: LedgerFinding) => {
+    counts[f.kind] = (counts[f.kind] ?? 0) + 1;
+    if (counts[f.kind]! <= cap) findings.push(f);
+  };
+  const c = await pool.connect();
+  const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const t0 = Date.now();
+    const out = await fn();
+    timings[name] = Date.now() - t0;
+    return out;
+  };
+  try {
+    // One snapshot for every query below; the snapshot rows are written in the same transaction.
+    await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    await c.query(`SET LOCAL work_mem = '64MB'`);
+
+    // Payments, one pass: per client (debits currently held), per cash-out (the allocation's client and
+    // commission rows, whatever their status: a released payout stays part of its allocation), per status.
+    await timed('paymentsAggregate', () =>
+      c.query(
+        `CREATE TEMP TABLE recon_pay ON COMMIT DROP AS ${PAYMENTS_AGGREGATE_SQL}`,
+        [opts.commissionSince ?? null],
+      ),
+    );
+    await c.query(`CREATE INDEX ON recon_pay (transaction_id) WHERE grp = 'tx'`);
+    await c.query('ANALYZE recon_pay');
+
+    // Deposits, one pass: confirmed totals and long-pending deposits per client.
+    await timed('depositsAggregate', () =>
+      c.query(
+        `CREATE TEMP TABLE recon_dep ON COMMIT DROP AS
+         SELECT client_id,
+                COALESCE(sum(amount_fiat_minor) FILTER (WHERE status = 'confirmed'), 0)::bigint AS confirmed,
+                count(*) FILTER (WHERE status = 'pending' AND created_at < now() - make_interval(hours => $1::int))::int AS old_pending,
+                (array_agg(id ORDER BY created_at) FILTER (WHERE status = 'pending' AND created_at < now() - make_interval(hours => $1::int)))[1:20] AS old_pending_ids,
+                min(created_at) FILTER (WHERE status = 'pending' AND created_at < now() - make_interval(hours => $1::int)) AS oldest_pending
+           FROM satoshimachine.deposits GROUP BY client_id`,
+        [opts.pendingDepositHours],
+      ),
+    );
+
+    // Stored vs derived per client (derived = confirmed deposits − payout debits held (reserved, completed, or
+    // failed and not yet compensated) + adjustments), kept as the daily snapshot.
+    await timed('balanceSnapshot', async () => {
+      await c.query('DELETE FROM satoshimachine.balance_snapshots WHERE report_id = $1', [opts.reportId]);
+      await c.query(
+        `INSERT INTO satoshimachine.balance_snapshots (report_id, client_id, stored_fiat_minor, derived_fiat_minor)
+         SELECT $1, cl.id, cl.remaining_balance_fiat_minor, COALESCE(d.confirmed, 0) - COALESCE(p.held_debit, 0) + COALESCE(a.total, 0)
+           FROM satoshimachine.clients cl
+           LEFT JOIN recon_dep d ON d.client_id = cl.id
+           LEFT JOIN (SELECT client_id, held_debit FROM recon_pay WHERE grp = 'client' AND client_id IS NOT NULL) p ON p.client_id = cl.id
+           LEFT JOIN (SELECT client_id, sum(amount_fiat_minor)::bigint AS total FROM satoshimachine.adjustments GROUP BY client_id) a ON a.client_id = cl.id`,
+        [opts.reportId],
+      );
+    });
+    const totals = await timed('balanceCompare', async () => {
+      const { rows } = await c.query(
+        `SELECT count(*)::int AS clients, COALESCE(sum(stored_fiat_minor), 0)::text AS stored, COALESCE(sum(derived_fiat_minor), 0)::text AS derived,
+                COALESCE(max(abs(stored_fiat_minor - derived_fiat_minor)), 0)::text AS max_abs
+           FROM satoshimachine.balance_snapshots WHERE report_id = $1`,
+        [opts.reportId],
+      );
+      const mism = await c.query(
+        `SELECT client_id, stored_fiat_minor::text AS stored, derived_fiat_minor::text AS derived, (stored_fiat_minor - derived_fiat_minor)::text AS diff
+           FROM satoshimachine.balance_snapshots WHERE report_id = $1 AND stored_fiat_minor <> derived_fiat_minor
+          ORDER BY abs(stored_fiat_minor - derived_fiat_minor) DESC, client_id`,
+        [opts.reportId],
+      );
+      for (const r of mism.rows) {
+        add({
+          kind: 'balance-mismatch',
+          subject: String(r.client_id),
+          message: `client ${String(r.client_id)}: stored balance ${String(r.stored)} ≠ derived ${String(r.derived)} (fiat minor units, difference ${String(r.diff)})`,
+          details: { clientId: r.client_id, storedFiatMinor: r.stored, derivedFiatMinor: r.derived, discrepancyFiatMinor: r.diff },
+        });
+      }
+      return rows[0]!;
+    });
+
+    const pending = await c.query(`SELECT client_id, old_pending, old_pending_ids, oldest_pending FROM recon_dep WHERE old_pending > 0 ORDER BY oldest_pending`);
+    for (const r of pending.rows) {
+      add({
+        kind: 'deposit-pending-long',
+        subject: String(r.client_id),
+        message: `client ${String(r.client_id)}: ${Number(r.old_pending)} deposit(s) pending for more than ${opts.pendingDepositHours} h`,
+        details: { clientId: r.client_id, count: Number(r.old_pending), depositIds: r.old_pending_ids, oldest: (r.oldest_pending as Date).toISOString() },
+      });
+    }
+
+    // Commission re-verified for every cash-out with a split: the runbook's query (± 1 sat tolerance), reused.
+    const discrepancies = await timed('commissionVerify', () => findCommissionDiscrepancies(c));
+    for (const d of discrepancies) {
+      add({
+        kind: 'commission-formula',
+        subject: d.id,
+        message: `cash-out ${d.lamassuId}: stored split base ${d.baseSats} / commission ${d.commissionSats}, the ${d.commissionModel} formula gives ${d.expectedBase} / ${d.expectedCommission}`,
+        details: { ...d },
+      });
+    }
+
+    // Conservation per processed cash-out, one pass over the transactions joined to the per-cash-out payment sums.
+    const tx = await timed('conservation', async () => {
+      const { rows } = await c.query(
+        `WITH t AS (
+           SELECT t.id, t.lamassu_id, t.status, t.crypto_atoms, t.base_sats, t.commission_sats, t.unallocated_sats,
+                  p.transaction_id IS NOT NULL AS has_payments, COALESCE(p.alloc_client_sats, 0) AS client_sats,
+                  COALESCE(p.commission_row_sats, 0) AS commission_paid
+             FROM satoshimachine.lamassu_transactions t
+             LEFT JOIN recon_pay p ON p.grp = 'tx' AND p.transaction_id = t.id
+         ), v AS (
+           SELECT t.*,
+                  t.status IN ('completed', 'processing') AND (t.base_sats IS NULL AND t.status = 'completed' OR t.base_sats + t.commission_sats <> t.crypto_atoms) AS split_bad,
+                  t.status IN ('completed', 'processing') AND t.base_sats IS NOT NULL AND (t.status = 'completed' OR t.has_payments OR t.unallocated_sats IS NOT NULL) AS reserved
+             FROM t
+         )
+         SELECT COALESCE(sum(n), 0)::int AS total,
+                COALESCE(json_object_agg(status, n) FILTER (WHERE status IS NOT NULL), '{}') AS by_status,
+                COALESCE(sum(atoms), 0)::text AS atoms, COALESCE(sum(base), 0)::text AS base, COALESCE(sum(commission), 0)::text AS commission,
+                COALESCE(json_agg(bad) FILTER (WHERE bad IS NOT NULL), '[]') AS bad
+           FROM (
+             SELECT status, count(*) AS n, sum(crypto_atoms) AS atoms, sum(base_sats) AS base, sum(commission_sats) AS commission, NULL::json AS bad
+               FROM v GROUP BY status
+             UNION ALL
+             SELECT NULL, NULL, NULL, NULL, NULL,
+                    json_build_object('id', id, 'lamassuId', lamassu_id, 'status', status, 'cryptoAtoms', crypto_atoms::text,
+                                      'baseSats', base_sats::text, 'commissionSats', commission_sats::text, 'unallocatedSats', unallocated_sats::text,
+                                      'clientSats', client_sats::text, 'commissionPaidSats', commission_paid::text, 'splitBad', split_bad)
+               FROM v
+              WHERE split_bad OR (reserved AND (client_sats + COALESCE(unallocated_sats, 0) <> base_sats
+                                                OR commission_paid <> commission_sats))
+           ) x`,
+      );
+      return rows[0]!;
+    });
+    const byStatus: Record<string, number> = {};
+    for (const [k, v] of Object.entries(tx.by_status as Record<string, unknown>)) byStatus[k] = Number(v);
+    for (const b of tx.bad as Array<Record<string, string | boolean | null>>) {
+      const base = BigInt(String(b.baseSats ?? '0'));
+      const clientOver = BigInt(String(b.clientSats)) + BigInt(String(b.unallocatedSats ?? '0')) - base;
+      const commissionOver = BigInt(String(b.commissionPaidSats)) - BigInt(String(b.commissionSats ?? '0'));
+      const kind: LedgerFinding['kind'] = b.splitBad ? 'conservation' : clientOver > 0n || commissionOver > 0n ? 'payout-over-allocated' : 'payout-missing';
+      const what = b.splitBad
+        ? `split base ${String(b.baseSats)} + commission ${String(b.commissionSats)} ≠ crypto_atoms ${String(b.cryptoAtoms)}`
+        : `client payouts ${String(b.clientSats)} + unallocated ${String(b.unallocatedSats ?? 0)} vs base ${String(b.baseSats)} (${clientOver >= 0n ? '+' : ''}${clientOver}); commission paid ${String(b.commissionPaidSats)} vs ${String(b.commissionSats)} (${commissionOver >= 0n ? '+' : ''}${commissionOver})`;
+      add({
+        kind,
+        subject: String(b.id),
+        message: `cash-out ${String(b.lamassuId)} (${String(b.status)}): ${what}`,
+        details: { ...b, clientExcessSats: clientOver.toString(), commissionExcessSats: commissionOver.toString() },
+      });
+    }
+
+    const statusRows = await c.query(
+      `SELECT kind, status, n::int AS n, sats::text AS sats, oldest, commission_since::text AS commission_since FROM recon_pay WHERE grp = 'status' ORDER BY kind, status`,
+    );
+    const commissionSince = opts.commissionSince
+      ? statusRows.rows.reduce((s, r) => s + BigInt(String(r.commission_since)), 0n).toString()
+      : null;
+    await c.query('COMMIT');
+    return {
+      findings,
+      counts,
+      summary: {
+        clients: Number(totals.clients),
+        storedTotalFiatMinor: str(totals.stored),
+        derivedTotalFiatMinor: str(totals.derived),
+        maxAbsBalanceDiscrepancyFiatMinor: str(totals.max_abs),
+        transactions: { total: Number(tx.total), byStatus, cryptoAtoms: str(tx.atoms), baseSats: str(tx.base), commissionSats: str(tx.commission) },
+        payoutsByStatus: statusRows.rows.map((r) => ({
+          kind: String(r.kind), status: String(r.status), count: Number(r.n), sats: String(r.sats), oldest: r.oldest ? (r.oldest as Date).toISOString() : null,
+        })),
+        commissionCompletedSinceSats: commissionSince,
+        timingsMs: timings,
+      },
+    };
+  } catch (err) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    c.release();
+  }
+}
+
+export interface PayoutToVerify {
+  id: string;
+  transactionId: string;
+  kind: string;
+  amountSats: number;
+  paymentHash: string | null;
+  completedAt: string;
+}
+
+/**
+ * Completed payouts with something to send (amount > 0), in id order after `afterId`, optionally only those
+ * completed since `since`; `sampleFraction` (0 < f ≤ 1) picks a random subset (for very large ledgers).
+ */
+export async function completedPayoutsPage(
+  db: pg.Pool | pg.PoolClient,
+  opts: { afterId?: string | null; since?: string | null; limit: number; sampleFraction?: number },
+): Promise<PayoutToVerify[]> {
+  const { rows } = await db.query(
+    `SELECT id, transaction_id, kind, amount_sats::text AS amount_sats, payment_hash, completed_at
+       FROM satoshimachine.payments
+      WHERE status = 'completed' AND amount_sats > 0
+        AND ($1::uuid IS NULL OR id > $1) AND ($2::timestamptz IS NULL OR completed_at >= $2)
+        AND ($4::float8 IS NULL OR random() < $4)
+      ORDER BY id LIMIT $3`,
+    [opts.afterId ?? null, opts.since ?? null, opts.limit, opts.sampleFraction ?? null],
+  );
+  return rows.map((r) => ({
+    id: String(r.id), transactionId: String(r.transaction_id), kind: String(r.kind), amountSats: Number(r.amount_sats),
+    paymentHash: (r.payment_hash as string | null) ?? null, completedAt: (r.completed_at as Date).toISOString(),
+  }));
+}
+
+export async function beginReport(db: pg.Pool, runKey: string): Promise<{ reportId: string; startedAt: string; previousStartedAt: string | null }> {
+  const { rows } = await db.query(
+    `WITH ins AS (
+       INSERT INTO satoshimachine.reconciliation_reports (run_key) VALUES ($1)
+       ON CONFLICT (run_key) DO UPDATE SET run_key = EXCLUDED.run_key RETURNING id, started_at)
+     SELECT ins.id::text AS id, ins.started_at,
+            (SELECT max(started_at) FROM satoshimachine.reconciliation_reports r WHERE r.finished_at IS NOT NULL AND r.run_key <> $1) AS previous
+       FROM ins`,
+    [runKey],
+  );
+  const r = rows[0]!;
+  return { reportId: String(r.id), startedAt: (r.started_at as Date).toISOString(), previousStartedAt: r.previous ? (r.previous as Date).toISOString() : null };
+}
+
+export async function finishReport(db: pg.Pool, reportId: string, findings: unknown[], summary: Record<string, unknown>): Promise<{ finishedAt: string }> {
+  const { rows } = await db.query(
+    `UPDATE satoshimachine.reconciliation_reports SET finished_at = COALESCE(finished_at, now()), findings = $2::jsonb, summary = $3::jsonb
+      WHERE id = $1 RETURNING finished_at`,
+    [reportId, JSON.stringify(findings), JSON.stringify(summary)],
+  );
+  return { finishedAt: (rows[0]!.finished_at as Date).toISOString() };
+}

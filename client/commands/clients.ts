@@ -1,0 +1,141 @@
+/**
+ * `satmachine clients add|list|show|set-status`. The invoice key comes from an environment variable, a file
+ * or stdin (never the command line: shell history), is verified with LNbits to be an invoice key of the
+ * given wallet, and is stored encrypted (adapters/ledger/clients.ts). Changes are recorded in operator_events.
+ */
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { balanceHistory, CLIENT_MODES, CLIENT_STATUSES, createClient, getClient, listClients, setClientStatus, type ClientRow } from '../../adapters/ledger';
+import { recordOperatorEvent } from '../../adapters/ledger/operator-control';
+import { parseArgs, readSecret, uuidArg, formatFiat } from '../args';
+import { withContext } from '../context';
+import { checkInvoiceKey } from '../lnbits-keys';
+import { clientTotals, listDeposits } from '../ledger-views';
+import { CliError, EXIT, cliEnv, kv, print, table } from '../output';
+
+const addArgs = z.object({
+  name: z.string({ error: '--name is required' }).trim().min(1, '--name: must not be empty'),
+  walletId: z.string({ error: '--wallet-id is required' }).trim().min(1, '--wallet-id: must not be empty'),
+  currency: z.string().regex(/^[A-Z]{3}$/, '--currency: expected a 3-letter code like GTQ').optional(),
+  mode: z.enum(CLIENT_MODES, { error: `--mode: one of ${CLIENT_MODES.join(', ')}` }).default('flow'),
+  invoiceKeyEnv: z.string().optional(),
+  invoiceKeyFile: z.string().optional(),
+  invoiceKeyStdin: z.boolean().optional(),
+  actor: z.string().optional(),
+  json: z.boolean().default(false),
+});
+
+export function formatClient(c: ClientRow, decimals: number): Array<string | number> {
+  return [c.id, c.name, c.walletId, c.status, c.mode, `${formatFiat(c.balance, decimals)} ${c.currency}`];
+}
+
+export function registerClients(program: Command): void {
+  const clients = program.command('clients').description('DCA clients');
+
+  clients
+    .command('add')
+    .description('add a client; its LNbits invoice key is read from --invoice-key-env VAR, --invoice-key-file PATH or --invoice-key-stdin and verified with LNbits')
+    .option('--name <name>', 'client name')
+    .option('--wallet-id <id>', "the client's LNbits wallet id")
+    .option('--currency <code>', 'balance currency (default: config lamassu.fiatCode)')
+    .option('--mode <mode>', `${CLIENT_MODES.join(' | ')} (default flow)`)
+    .option('--invoice-key-env <var>', 'environment variable holding the invoice key')
+    .option('--invoice-key-file <path>', 'file holding the invoice key')
+    .option('--invoice-key-stdin', 'read the invoice key from stdin')
+    .option('--actor <name>', 'who (default: the OS user)')
+    .option('--json', 'print JSON')
+    .action((raw: Record<string, unknown>) =>
+      withContext(async (ctx) => {
+        const o = parseArgs(addArgs, raw);
+        const invoiceKey = await readSecret({ env: o.invoiceKeyEnv, file: o.invoiceKeyFile, stdin: o.invoiceKeyStdin }, 'invoice-key', cliEnv());
+        if (!ctx.config.encryptionKey) throw new CliError('encryptionKey: required to store invoice keys (SATMACHINE_ENCRYPTION_KEY)', EXIT.usage);
+        const check = await checkInvoiceKey(ctx.lnbits(), invoiceKey, o.walletId);
+        if (check.status === 'unreachable') throw new CliError(`cannot verify the invoice key: ${check.detail}`, EXIT.unavailable);
+        if (check.status !== 'ok') throw new CliError(`invoice key refused: ${check.detail}`, EXIT.usage);
+        const pool = ctx.pool();
+        const client = await createClient(pool, { name: o.name, walletId: o.walletId, invoiceKey, currency: o.currency ?? ctx.config.lamassu.fiatCode, mode: o.mode }, ctx.config.encryptionKey).catch((err: unknown) => {
+          if ((err as { constraint?: string }).constraint === 'clients_wallet_id_key') throw new CliError(`--wallet-id: wallet ${o.walletId} already belongs to a client`, EXIT.usage);
+          throw err;
+        });
+        const actor = ctx.actor(o.actor);
+        await recordOperatorEvent(pool, actor, 'client-added', { clientId: client.id, walletId: client.walletId, name: client.name });
+        print(o.json, client, () => `client ${client.id} added (${client.name}, wallet ${client.walletId}, ${client.currency}, ${client.mode}); invoice key verified: ${check.detail}`);
+      }),
+    );
+
+  clients
+    .command('list')
+    .description('all clients with their balances')
+    .option('--json', 'print JSON')
+    .action((o: { json?: boolean }) =>
+      withContext(async (ctx) => {
+        const rows = await listClients(ctx.pool());
+        const d = ctx.config.lamassu.fiatDecimals;
+        print(Boolean(o.json), rows, () => (rows.length ? table(['id', 'name', 'wallet', 'status', 'mode', 'balance'], rows.map((c) => formatClient(c, d))) : 'no clients'));
+      }),
+    );
+
+  clients
+    .command('show <client>')
+    .description('one client: balance, totals, deposits, payouts, balance history')
+    .option('--json', 'print JSON')
+    .action((id: string, o: { json?: boolean }) =>
+      withContext(async (ctx) => {
+        const clientId = parseArgs(uuidArg('<client>'), id);
+        const pool = ctx.pool();
+        const client = await getClient(pool, clientId);
+        const [totals, deposits, payouts, history] = await Promise.all([
+          clientTotals(pool, clientId),
+          listDeposits(pool, { clientId, limit: 20 }),
+          pool.query(
+            `SELECT p.id, t.lamassu_id, p.amount_sats, p.fiat_debit_minor, p.status, p.payment_hash, p.created_at
+               FROM satoshimachine.payments p JOIN satoshimachine.lamassu_transactions t ON t.id = p.transaction_id
+              WHERE p.client_id = $1 ORDER BY p.created_at DESC LIMIT 20`,
+            [clientId],
+          ),
+          balanceHistory(pool, clientId),
+        ]);
+        const d = ctx.config.lamassu.fiatDecimals;
+        const recentPayouts = payouts.rows.map((r) => ({
+          id: String(r.id), lamassuId: String(r.lamassu_id), amountSats: Number(r.amount_sats), fiatDebitMinor: Number(r.fiat_debit_minor),
+          status: String(r.status), paymentHash: (r.payment_hash as string | null) ?? null, createdAt: (r.created_at as Date).toISOString(),
+        }));
+        print(Boolean(o.json), { ...client, totals, deposits, payouts: recentPayouts, balanceHistory: history.slice(-20) }, () =>
+          [
+            kv([
+              ['id', client.id], ['name', client.name], ['wallet', client.walletId], ['status', client.status], ['mode', client.mode],
+              ['balance', `${formatFiat(client.balance, d)} ${client.currency}`],
+              ['confirmed deposits', formatFiat(totals.confirmedDepositsFiatMinor, d)],
+              ['adjustments', formatFiat(totals.adjustmentsFiatMinor, d)],
+              ['paid', `${totals.paidSats} sats for ${formatFiat(totals.paidFiatMinor, d)}`],
+              ['pending deposits', totals.pendingDeposits], ['open payouts', totals.openPayouts],
+            ]),
+            '',
+            'deposits:',
+            deposits.length ? table(['id', 'amount', 'status', 'created', 'confirmed'], deposits.map((x) => [x.id, formatFiat(x.amountFiatMinor, d), x.status, x.createdAt, x.confirmedAt])) : '  none',
+            '',
+            'payouts:',
+            recentPayouts.length ? table(['lamassu tx', 'sats', 'fiat debit', 'status', 'payment hash'], recentPayouts.map((p) => [p.lamassuId, p.amountSats, formatFiat(p.fiatDebitMinor, d), p.status, p.paymentHash])) : '  none',
+          ].join('\n'),
+        );
+      }),
+    );
+
+  clients
+    .command('set-status <client> <status>')
+    .description(`set a client's status: ${CLIENT_STATUSES.join(' | ')} (paused/closed clients take no part in new cash-outs)`)
+    .option('--reason <text>', 'why (recorded)')
+    .option('--actor <name>', 'who (default: the OS user)')
+    .option('--json', 'print JSON')
+    .action((id: string, status: string, o: { reason?: string; actor?: string; json?: boolean }) =>
+      withContext(async (ctx) => {
+        const clientId = parseArgs(uuidArg('<client>'), id);
+        const s = parseArgs(z.enum(CLIENT_STATUSES, { error: `<status>: one of ${CLIENT_STATUSES.join(', ')}` }), status);
+        const pool = ctx.pool();
+        const before = await getClient(pool, clientId);
+        const after = await setClientStatus(pool, clientId, s);
+        await recordOperatorEvent(pool, ctx.actor(o.actor), 'client-status', { clientId, from: before.status, to: s, reason: o.reason ?? null });
+        print(Boolean(o.json), after, () => `client ${clientId}: ${before.status} → ${after.status}`);
+      }),
+    );
+}

@@ -1,0 +1,101 @@
+/**
+ * `satmachine deposits add|confirm|cancel|list`. Amounts are typed in fiat with decimals ("1500.50") and
+ * become minor units exactly (config.lamassu.fiatDecimals; more decimals than the currency has are refused).
+ * Confirming credits the balance once and stamps confirmed_at once (adapters/ledger/deposits.ts).
+ */
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { addDeposit, cancelDeposit, confirmDeposit, getClient } from '../../adapters/ledger';
+import { recordOperatorEvent } from '../../adapters/ledger/operator-control';
+import { formatFiat, parseArgs, parseFiatAmount, positiveIntArg, uuidArg } from '../args';
+import { withContext } from '../context';
+import { listDeposits } from '../ledger-views';
+import { print, table } from '../output';
+
+const STATUSES = ['pending', 'confirmed', 'cancelled'] as const;
+
+export function registerDeposits(program: Command): void {
+  const deposits = program.command('deposits').description("clients' cash deposits");
+
+  deposits
+    .command('add <client> <amount>')
+    .description('record a pending deposit, e.g. `deposits add <client> 1500.50` (in the client\'s currency)')
+    .option('--note <text>', 'note kept with the deposit')
+    .option('--confirm', 'confirm it at once (credits the balance)')
+    .option('--actor <name>', 'who (default: the OS user)')
+    .option('--json', 'print JSON')
+    .action((client: string, amount: string, o: { note?: string; confirm?: boolean; actor?: string; json?: boolean }) =>
+      withContext(async (ctx) => {
+        const clientId = parseArgs(uuidArg('<client>'), client);
+        const amountMinor = parseFiatAmount(amount, ctx.config.lamassu.fiatDecimals, '<amount>');
+        const pool = ctx.pool();
+        const c = await getClient(pool, clientId);
+        let deposit = await addDeposit(pool, { clientId, amount: amountMinor, note: o.note });
+        const actor = ctx.actor(o.actor);
+        await recordOperatorEvent(pool, actor, 'deposit-added', { depositId: deposit.id, clientId, amountFiatMinor: deposit.amount });
+        let balanceAfter: number | null = null;
+        if (o.confirm) {
+          const r = await confirmDeposit(pool, deposit.id);
+          deposit = r.deposit;
+          balanceAfter = r.change?.after ?? null;
+          await recordOperatorEvent(pool, actor, 'deposit-confirmed', { depositId: deposit.id, clientId, amountFiatMinor: deposit.amount });
+        }
+        const d = ctx.config.lamassu.fiatDecimals;
+        print(Boolean(o.json), { ...deposit, amountFiatMinor: deposit.amount, balanceAfterFiatMinor: balanceAfter }, () =>
+          `deposit ${deposit.id}: ${formatFiat(deposit.amount, d)} ${c.currency} for ${c.name}, ${deposit.status}${balanceAfter !== null ? `; balance now ${formatFiat(balanceAfter, d)}` : ''}`,
+        );
+      }),
+    );
+
+  deposits
+    .command('confirm <deposit>')
+    .description("confirm a pending deposit: credits the client's balance (once; confirming again changes nothing)")
+    .option('--actor <name>', 'who (default: the OS user)')
+    .option('--json', 'print JSON')
+    .action((id: string, o: { actor?: string; json?: boolean }) =>
+      withContext(async (ctx) => {
+        const depositId = parseArgs(uuidArg('<deposit>'), id);
+        const pool = ctx.pool();
+        const { deposit, change } = await confirmDeposit(pool, depositId);
+        if (change) await recordOperatorEvent(pool, ctx.actor(o.actor), 'deposit-confirmed', { depositId, clientId: deposit.clientId, amountFiatMinor: deposit.amount });
+        const d = ctx.config.lamassu.fiatDecimals;
+        print(Boolean(o.json), { ...deposit, amountFiatMinor: deposit.amount, alreadyConfirmed: change === null, balanceAfterFiatMinor: change?.after ?? null }, () =>
+          change ? `deposit ${depositId} confirmed; balance ${formatFiat(change.before, d)} → ${formatFiat(change.after, d)}` : `deposit ${depositId} was already confirmed at ${deposit.confirmedAt}`,
+        );
+      }),
+    );
+
+  deposits
+    .command('cancel <deposit>')
+    .description('cancel a pending deposit (a confirmed one is corrected with `satmachine adjust`)')
+    .option('--actor <name>', 'who (default: the OS user)')
+    .option('--json', 'print JSON')
+    .action((id: string, o: { actor?: string; json?: boolean }) =>
+      withContext(async (ctx) => {
+        const depositId = parseArgs(uuidArg('<deposit>'), id);
+        const pool = ctx.pool();
+        const deposit = await cancelDeposit(pool, depositId);
+        await recordOperatorEvent(pool, ctx.actor(o.actor), 'deposit-cancelled', { depositId, clientId: deposit.clientId });
+        print(Boolean(o.json), { ...deposit, amountFiatMinor: deposit.amount }, () => `deposit ${depositId} cancelled`);
+      }),
+    );
+
+  deposits
+    .command('list')
+    .description('deposits, newest first')
+    .option('--client <id>', 'only this client')
+    .option('--status <status>', STATUSES.join(' | '))
+    .option('--limit <n>', 'at most N rows (default 100)')
+    .option('--json', 'print JSON')
+    .action((o: { client?: string; status?: string; limit?: string; json?: boolean }) =>
+      withContext(async (ctx) => {
+        const clientId = o.client === undefined ? undefined : parseArgs(uuidArg('--client'), o.client);
+        const status = o.status === undefined ? undefined : parseArgs(z.enum(STATUSES, { error: `--status: one of ${STATUSES.join(', ')}` }), o.status);
+        const rows = await listDeposits(ctx.pool(), { clientId, status, limit: positiveIntArg(o.limit, '--limit') ?? 100 });
+        const d = ctx.config.lamassu.fiatDecimals;
+        print(Boolean(o.json), rows, () =>
+          rows.length ? table(['id', 'client', 'amount', 'status', 'created', 'confirmed', 'note'], rows.map((r) => [r.id, r.clientName, `${formatFiat(r.amountFiatMinor, d)} ${r.currency}`, r.status, r.createdAt, r.confirmedAt, r.note])) : 'no deposits',
+        );
+      }),
+    );
+}

@@ -1,0 +1,168 @@
+/**
+ * `satmachine tx list|show|retry|cancel-failed`: cash-outs by their Lamassu id. `show` is the runbook's
+ * audit view of one transaction (source row, commission split, allocation, payouts with payment hashes).
+ * `retry` / `cancel-failed` execute the cash-out workflow's updates on workflow id cashOutWorkflowId(id):
+ * the workflow owns its payouts, so the operator never edits payment rows by hand.
+ */
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { listPayments, TRANSACTION_STATUSES, type TransactionRow } from '../../adapters/ledger';
+import { recordOperatorEvent } from '../../adapters/ledger/operator-control';
+import { cashOutWorkflowId } from '../../domain/constants';
+import { CashOutStatus, FailedPayouts } from '../../domain/search-attributes';
+import { formatFiat, parseArgs, positiveIntArg } from '../args';
+import { type Context, messageOf, withContext } from '../context';
+import { findTransaction, listTransactions } from '../ledger-views';
+import { kv, print, table } from '../output';
+import { cancelFailedPayoutsUpdate, retryFailedPayoutsUpdate, type CancelInput, type OperatorActionResult, type RetryInput } from '../../workflows/cashout';
+
+/** Sats columns as numbers (safe integers ≤ 21e6 BTC), crypto_atoms included. */
+const satsNumber = (text: string): number | string => (Number.isSafeInteger(Number(text)) ? Number(text) : text);
+
+export async function transactionDetail(ctx: Context, idArg: string) {
+  const pool = ctx.pool();
+  const tx = await findTransaction(pool, idArg.trim());
+  const payments = await listPayments(pool, tx.id);
+  const names = new Map<string, string>(
+    (await pool.query(`SELECT id, name FROM satoshimachine.clients WHERE id = ANY($1::uuid[])`, [payments.flatMap((p) => (p.clientId ? [p.clientId] : []))])).rows.map((r) => [String(r.id), String(r.name)]),
+  );
+  const payouts = payments
+    .filter((p) => p.kind === 'client')
+    .map((p) => ({
+      id: p.id, clientId: p.clientId, clientName: p.clientId ? (names.get(p.clientId) ?? null) : null, amountSats: p.amountSats, fiatDebitMinor: p.fiatDebit,
+      status: p.status, paymentHash: p.paymentHash, attempts: p.attempts, lastError: p.lastError, completedAt: p.completedAt,
+    }));
+  const commission = payments.find((p) => p.kind === 'commission');
+  return {
+    id: tx.id,
+    lamassuId: tx.lamassuId,
+    status: tx.status,
+    error: tx.error,
+    rejectedField: tx.rejectedField,
+    cryptoAtoms: satsNumber(tx.cryptoAtoms),
+    cryptoCode: tx.cryptoCode,
+    fiat: tx.fiat,
+    fiatCode: tx.fiatCode,
+    fiatMinor: tx.fiatMinor,
+    commissionPercentage: tx.commissionPercentage,
+    discount: tx.discount,
+    rawTickerPrice: tx.rawTickerPrice,
+    commissionModel: tx.commissionModel,
+    effectiveCommission: tx.effectiveCommission,
+    baseSats: tx.baseSats,
+    commissionSats: tx.commissionSats,
+    unallocatedSats: tx.unallocatedSats,
+    allocatedSats: payouts.reduce((s, p) => s + p.amountSats, 0),
+    allocatedFiatMinor: payouts.reduce((s, p) => s + p.fiatDebitMinor, 0),
+    confirmedAt: tx.confirmedAt,
+    createdAt: tx.createdAt,
+    workflowId: tx.workflowId ?? cashOutWorkflowId(tx.lamassuId),
+    payouts,
+    commissionPayout: commission
+      ? { id: commission.id, amountSats: commission.amountSats, status: commission.status, paymentHash: commission.paymentHash, attempts: commission.attempts, lastError: commission.lastError }
+      : null,
+  };
+}
+
+/** The cash-out workflow's execution state and search attributes; "unreachable"/"not found" as text. */
+async function workflowView(ctx: Context, lamassuId: string): Promise<{ status: string; cashOutStatus: string | null; failedPayouts: number | null; error: string | null }> {
+  try {
+    const d = await (await ctx.temporal()).workflow.getHandle(cashOutWorkflowId(lamassuId)).describe();
+    return { status: d.status.name, cashOutStatus: d.typedSearchAttributes.get(CashOutStatus) ?? null, failedPayouts: d.typedSearchAttributes.get(FailedPayouts) ?? null, error: null };
+  } catch (err) {
+    return { status: 'UNKNOWN', cashOutStatus: null, failedPayouts: null, error: messageOf(err) };
+  }
+}
+
+function formatDetail(t: Awaited<ReturnType<typeof transactionDetail>>, wf: Awaited<ReturnType<typeof workflowView>> | null, decimals: number): string {
+  return [
+    kv([
+      ['lamassu id', t.lamassuId], ['ledger id', t.id], ['status', `${t.status}${t.error ? ` — ${t.error}` : ''}`],
+      ['workflow', `${t.workflowId}${wf ? ` (${wf.error ? wf.error : `${wf.status}${wf.cashOutStatus ? `, ${wf.cashOutStatus}` : ''}`})` : ''}`],
+      ['confirmed at', t.confirmedAt], ['crypto atoms', `${t.cryptoAtoms} (${t.cryptoCode})`],
+      ['fiat', `${t.fiat} ${t.fiatCode}`], ['commission %', `${t.commissionPercentage ?? '-'} discount ${t.discount ?? 0}% → effective ${t.effectiveCommission ?? '-'} (${t.commissionModel ?? '-'})`],
+      ['base sats', t.baseSats], ['commission sats', t.commissionSats], ['allocated sats', t.allocatedSats], ['unallocated sats', t.unallocatedSats],
+      ['commission payout', t.commissionPayout ? `${t.commissionPayout.amountSats} sats ${t.commissionPayout.status} ${t.commissionPayout.paymentHash ?? ''}` : null],
+    ]),
+    '',
+    t.payouts.length
+      ? table(['client', 'name', 'sats', 'fiat debit', 'status', 'attempts', 'payment hash', 'last error'], t.payouts.map((p) => [p.clientId, p.clientName, p.amountSats, formatFiat(p.fiatDebitMinor, decimals), p.status, p.attempts, p.paymentHash, p.lastError]))
+      : 'no payouts reserved',
+  ].join('\n');
+}
+
+function txLine(t: TransactionRow, decimals: number) {
+  return [t.lamassuId, t.status, t.confirmedAt, t.cryptoAtoms, t.baseSats, t.commissionSats, t.fiatMinor === null ? `${t.fiat} ${t.fiatCode}` : `${formatFiat(t.fiatMinor, decimals)} ${t.fiatCode}`, t.error];
+}
+
+/** Executes one of the cash-out workflow's operator updates and returns its result. */
+async function runUpdate(ctx: Context, idArg: string, update: 'retryFailedPayouts' | 'cancelFailedPayouts', input: { actor: string; reason?: string; funding?: RetryInput['funding'] }) {
+  const tx = await findTransaction(ctx.pool(), idArg.trim());
+  const handle = (await ctx.temporal()).workflow.getHandle(cashOutWorkflowId(tx.lamassuId));
+  const reason = input.reason?.trim() || undefined;
+  const result: OperatorActionResult =
+    update === 'retryFailedPayouts'
+      ? await handle.executeUpdate<OperatorActionResult, [RetryInput]>(retryFailedPayoutsUpdate.name, { args: [{ by: input.actor, ...(input.funding ? { funding: input.funding } : {}) }] })
+      : await handle.executeUpdate<OperatorActionResult, [CancelInput]>(cancelFailedPayoutsUpdate.name, { args: [{ by: input.actor, ...(reason ? { reason } : {}) }] });
+  await recordOperatorEvent(ctx.pool(), input.actor, update === 'retryFailedPayouts' ? 'payouts-retried' : 'failed-payouts-cancelled', {
+    lamassuId: tx.lamassuId, transactionId: tx.id, reason: reason ?? null, funding: input.funding ?? null, payouts: result.payouts,
+  });
+  return { tx, result };
+}
+
+export function registerTx(program: Command): void {
+  const tx = program.command('tx').description('Lamassu cash-outs in the ledger');
+
+  tx.command('list')
+    .description('cash-outs, newest first')
+    .option('--status <status>', TRANSACTION_STATUSES.join(' | '))
+    .option('--limit <n>', 'at most N rows (default 50)')
+    .option('--json', 'print JSON')
+    .action((o: { status?: string; limit?: string; json?: boolean }) =>
+      withContext(async (ctx) => {
+        const status = o.status === undefined ? undefined : parseArgs(z.enum(TRANSACTION_STATUSES, { error: `--status: one of ${TRANSACTION_STATUSES.join(', ')}` }), o.status);
+        const rows = await listTransactions(ctx.pool(), { status, limit: positiveIntArg(o.limit, '--limit') ?? 50 });
+        const d = ctx.config.lamassu.fiatDecimals;
+        print(Boolean(o.json), rows.map((r) => ({ ...r, cryptoAtoms: satsNumber(r.cryptoAtoms) })), () =>
+          rows.length ? table(['lamassu id', 'status', 'confirmed', 'atoms', 'base', 'commission', 'fiat', 'error'], rows.map((r) => txLine(r, d))) : 'no cash-outs',
+        );
+      }),
+    );
+
+  tx.command('show <lamassuId>')
+    .description('one cash-out: source row, commission split, allocation, payouts with payment hashes')
+    .option('--json', 'print JSON')
+    .action((id: string, o: { json?: boolean }) =>
+      withContext(async (ctx) => {
+        const detail = await transactionDetail(ctx, id);
+        const wf = await workflowView(ctx, detail.lamassuId);
+        print(Boolean(o.json), { ...detail, workflow: wf }, () => formatDetail(detail, wf, ctx.config.lamassu.fiatDecimals));
+      }),
+    );
+
+  tx.command('retry <lamassuId>')
+    .description("retry the cash-out's failed payouts (cash-out workflow update retryFailedPayouts)")
+    .option('--funding <answer>', 'only when the source wallet credit is uncertain: credited | not-credited (check the source wallet in LNbits first)')
+    .option('--reason <text>', 'why (recorded)')
+    .option('--actor <name>', 'who (default: the OS user)')
+    .option('--json', 'print JSON')
+    .action((id: string, o: { funding?: string; reason?: string; actor?: string; json?: boolean }) =>
+      withContext(async (ctx) => {
+        const funding = o.funding === undefined ? undefined : parseArgs(z.enum(['credited', 'not-credited'], { error: '--funding: credited or not-credited' }), o.funding);
+        const { tx: t, result } = await runUpdate(ctx, id, 'retryFailedPayouts', { actor: ctx.actor(o.actor), reason: o.reason, funding });
+        print(Boolean(o.json), { lamassuId: t.lamassuId, update: 'retryFailedPayouts', result }, () => `retry of ${result.payouts} failed payout(s) of ${t.lamassuId} accepted; \`satmachine tx show ${t.lamassuId}\` follows it`);
+      }),
+    );
+
+  tx.command('cancel-failed <lamassuId>')
+    .description("cancel the cash-out's failed payouts and give the clients their fiat back (update cancelFailedPayouts)")
+    .option('--reason <text>', 'why (recorded)')
+    .option('--actor <name>', 'who (default: the OS user)')
+    .option('--json', 'print JSON')
+    .action((id: string, o: { reason?: string; actor?: string; json?: boolean }) =>
+      withContext(async (ctx) => {
+        const { tx: t, result } = await runUpdate(ctx, id, 'cancelFailedPayouts', { actor: ctx.actor(o.actor), reason: o.reason });
+        print(Boolean(o.json), { lamassuId: t.lamassuId, update: 'cancelFailedPayouts', result }, () => `cancel of ${result.payouts} failed payout(s) of ${t.lamassuId} accepted: their clients get their fiat back`);
+      }),
+    );
+}

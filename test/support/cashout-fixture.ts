@@ -1,0 +1,145 @@
+/**
+ * A cash-out world on the real stack: a migrated ledger, clients with LNbits wallets and confirmed deposits,
+ * a source wallet and a commission wallet, a config pointing at all of it, and a Lamassu row to pay.
+ */
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { createClient, addDeposit, confirmDeposit, listPayments } from '../../adapters/ledger';
+import { createLnbitsClient } from '../../adapters/lnbits/client';
+import { loadConfig } from '../../config';
+import type { Config, ConfigInput } from '../../config/schema';
+import type { LamassuCashOut } from '../../domain/lamassu-row';
+import { fiatMinor } from '../../domain/money';
+import { createLedgerDatabase } from './ledger-db';
+import { balanceSats, createWallet, type TestWallet } from './lnbits';
+import { getStack } from './stack';
+
+export const ENCRYPTION_KEY = 'x'.repeat(32);
+
+export interface CashOutWorld {
+  db: { url: string; pool: pg.Pool; drop: () => Promise<void> };
+  clients: Array<{ id: string; wallet: TestWallet; depositMinor: number }>;
+  source: TestWallet;
+  commission: TestWallet;
+  config: Config;
+  taskQueue: string;
+  close: () => Promise<void>;
+}
+
+/** LNbits (SQLite) answers 500 now and then when several test files create accounts at once: try again. */
+async function newWallet(name: string, fundSats?: number): Promise<TestWallet> {
+  const { url, superuserToken } = getStack().lnbits;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await createWallet(url, superuserToken, { name, fundSats });
+    } catch (err) {
+      if (attempt >= 5 || !/HTTP 5\d\d/.test((err as Error).message)) throw err;
+      await new Promise((r) => setTimeout(r, 200 * attempt));
+    }
+  }
+}
+
+export async function createCashOutWorld(opts: {
+  taskQueue: string;
+  clients?: number;
+  depositMinor?: number;
+  sourceSats?: number;
+  overrides?: ConfigInput;
+  lnbitsUrl?: string;
+}): Promise<CashOutWorld> {
+  const { lnbits, temporal } = getStack();
+  const db = await createLedgerDatabase('cashout');
+  const [source, commission] = await Promise.all([
+    newWallet('source', opts.sourceSats ?? 2_000_000),
+    newWallet('commission'),
+  ]);
+  const clients: CashOutWorld['clients'] = [];
+  const n = opts.clients ?? 5;
+  for (let i = 0; i < n; i++) {
+    const wallet = await newWallet(`client-${i}`);
+    const c = await createClient(db.pool, { name: `client ${i}`, walletId: wallet.id, invoiceKey: wallet.invoiceKey, currency: 'GTQ' }, ENCRYPTION_KEY);
+    // Different balances so the proportional split is visible: 500, 750, 1000, … GTQ.
+    const depositMinor = opts.depositMinor ?? 50_000 + i * 25_000;
+    await confirmDeposit(db.pool, (await addDeposit(db.pool, { clientId: c.id, amount: fiatMinor(depositMinor) })).id);
+    clients.push({ id: c.id, wallet, depositMinor });
+  }
+  const config = loadConfig({
+    env: {},
+    file: null,
+    overrides: {
+      databaseUrl: db.url,
+      temporal: { address: temporal.address, namespace: temporal.namespace, taskQueue: opts.taskQueue },
+      lnbits: {
+        url: opts.lnbitsUrl ?? lnbits.url,
+        source: { id: source.id, adminKey: source.adminKey, invoiceKey: source.invoiceKey },
+        commission: { id: commission.id, invoiceKey: commission.invoiceKey },
+        superuserToken: lnbits.superuserToken,
+      },
+      encryptionKey: ENCRYPTION_KEY,
+      lamassu: { fiatCode: 'GTQ', fiatDecimals: 2 },
+      log: { level: (process.env.LOG_LEVEL as 'silent') ?? 'silent' },
+      ...opts.overrides,
+    },
+  });
+  return { db, clients, source, commission, config, taskQueue: opts.taskQueue, close: () => db.drop() };
+}
+
+/** A qualifying Lamassu cash-out confirmed now (after the deposits): 512 400 sats for 4000 GTQ at 5.5 %. */
+export function cashOutRow(over: Partial<LamassuCashOut> = {}): LamassuCashOut {
+  const now = new Date().toISOString();
+  return {
+    id: randomUUID(), deviceId: 'atm-1', cryptoAtoms: '512400', receivedCryptoAtoms: null, cryptoCode: 'BTC',
+    fiat: '4000.00000', fiatCode: 'GTQ', status: 'confirmed', dispense: true, dispenseConfirmed: true, error: null,
+    errorCode: null, commissionPercentage: '0.05500', discount: 0, rawTickerPrice: '826091.28000', fixedFee: null,
+    created: now, confirmedAt: now, ...over,
+  };
+}
+
+export async function ledgerTransaction(pool: pg.Pool, lamassuId: string) {
+  const { rows } = await pool.query(
+    `SELECT id, status, crypto_atoms::bigint::int AS crypto_atoms, base_sats::int AS base_sats, commission_sats::int AS commission_sats,
+            unallocated_sats::int AS unallocated_sats, workflow_id, run_id
+       FROM satoshimachine.lamassu_transactions WHERE lamassu_id = $1`,
+    [lamassuId],
+  );
+  const tx = rows[0] as { id: string; status: string; crypto_atoms: number; base_sats: number; commission_sats: number; unallocated_sats: number; workflow_id: string; run_id: string } | undefined;
+  return tx ? { ...tx, payments: await listPayments(pool, tx.id) } : undefined;
+}
+
+export const walletSats = (w: TestWallet) => balanceSats(getStack().lnbits.url, w.adminKey);
+
+export async function setHalted(pool: pg.Pool, halted: boolean): Promise<void> {
+  await pool.query(
+    halted
+      ? `UPDATE satoshimachine.control SET payouts_halted = true, halted_reason = 'test', halted_by = 'test', halted_at = now()`
+      : `UPDATE satoshimachine.control SET payouts_halted = false, halted_reason = NULL, halted_by = NULL, halted_at = NULL`,
+  );
+}
+
+/** Superuser credit of a test wallet. */
+export async function fund(wallet: TestWallet, sats: number): Promise<void> {
+  const { url, superuserToken } = getStack().lnbits;
+  await createLnbitsClient({ url }).creditWallet(superuserToken, wallet.id, sats);
+}
+
+/** Deletes a wallet as the superuser: its keys stop working ("Wallet not found."). */
+export async function deleteWallet(wallet: TestWallet): Promise<void> {
+  const { url, superuserToken } = getStack().lnbits;
+  const res = await fetch(`${url}/users/api/v1/user/${wallet.userId}/wallet/${wallet.id}`, {
+    method: 'DELETE',
+    headers: { Authorization: `Bearer ${superuserToken}` },
+  });
+  if (res.status !== 200) throw new Error(`delete wallet: HTTP ${res.status} ${await res.text()}`);
+}
+
+/** Polls a visibility query until `ids` match (visibility is eventually consistent). */
+export async function waitForList(list: () => Promise<string[]>, expect: (ids: string[]) => boolean, timeoutMs = 10_000): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  let ids: string[] = [];
+  while (Date.now() < deadline) {
+    ids = await list();
+    if (expect(ids)) return ids;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return ids;
+}

@@ -1,0 +1,15 @@
+/**
+ * The real worker (worker/main.ts runWorker) as a child process for crash tests: config from the JSON file
+ * named by SATMACHINE_WORKER_CONFIG. The parent kills it with SIGKILL and starts another one.
+ */
+import { loadConfig } from '../../config';
+import { createLogger } from '../../log/logger';
+import { runWorker } from '../../worker/main';
+
+const file = process.env.SATMACHINE_WORKER_CONFIG;
+if (!file) throw new Error('SATMACHINE_WORKER_CONFIG is not set');
+const config = loadConfig({ env: {}, file });
+runWorker(config, createLogger({ level: process.env.LOG_LEVEL ?? 'silent', name: 'worker-child' })).catch((err: unknown) => {
+  console.error('worker failed:', err instanceof Error ? err.message : String(err));
+  process.exitCode = 1;
+});

@@ -1,0 +1,266 @@
+/**
+ * One durable workflow per Lamassu cash-out (id `cashOutWorkflowId(row.id)`, started by startCashOut).
+ *
+ * Steps: record (a ledger row owned by another run → `duplicate`, nothing moves) → commission split →
+ * balance snapshot + allocation → [funding (superuser-credit mode) → halt wait → pre-flight → reserve →
+ * transfers (bounded concurrency, halt checked before each) → commission transfer] → complete.
+ *
+ * Any failure in the bracketed payout stage runs the registered compensations (registered BEFORE the step
+ * they undo: not-completed payouts → failed, debits restored), marks the transaction needs_attention,
+ * raises a critical alert and waits, durably, for the operator: update `retryFailedPayouts` (the stage
+ * again for the failed payouts) or `cancelFailedPayouts` (closes them; completed if anything was paid,
+ * else failed). Completed payouts are never reversed. Query `status` shows every payout; search attributes
+ * and current details are kept up to date for the Web UI.
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  condition,
+  defineQuery,
+  defineUpdate,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { CashOutActivities, PayoutView } from '../activities/cashout';
+import type { Allocation } from '../domain/allocation';
+import { BUSINESS_ERROR_TYPES } from '../domain/errors';
+import type { LamassuCashOut } from '../domain/lamassu-row';
+import { CashOutStatus, FailedPayouts, LamassuTxId, PayoutSats, SatmachineKind } from '../domain/search-attributes';
+import { cashOutSummary, type CashOutInput, type CashOutResult, type CashOutState, type OperatorActionResult, type RetryInput, type CancelInput } from './cashout-types';
+
+export type { CashOutInput, CashOutResult, CashOutState, OperatorActionResult, RetryInput, CancelInput };
+
+export const cashOutStatusQuery = defineQuery<CashOutState>('status');
+export const retryFailedPayoutsUpdate = defineUpdate<OperatorActionResult, [RetryInput]>('retryFailedPayouts');
+export const cancelFailedPayoutsUpdate = defineUpdate<OperatorActionResult, [CancelInput]>('cancelFailedPayouts');
+
+const retry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes: [...BUSINESS_ERROR_TYPES] };
+
+const steps = proxyActivities<CashOutActivities>({ startToCloseTimeout: '1 minute', retry: { ...retry, maximumAttempts: 10 } });
+// Transfers: heartbeats make a killed worker's attempt time out in seconds; exponential back-off.
+const transfers = proxyActivities<CashOutActivities>({
+  startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '10 seconds',
+  retry: { ...retry, maximumAttempts: 8 },
+});
+// Compensation must not give up: it retries (with back-off) until the ledger answers.
+const compensation = proxyActivities<CashOutActivities>({ startToCloseTimeout: '1 minute', retry: { ...retry, maximumInterval: '1 minute' } });
+
+/** A payout stage that ended with failed transfers. */
+class PayoutStageFailed extends Error {}
+
+const describe = (err: unknown): string => {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  const type = cause instanceof ApplicationFailure && cause.type ? `${cause.type}: ` : '';
+  return `${type}${cause instanceof Error ? cause.message : String(cause)}`;
+};
+const failureType = (err: unknown): string | undefined => {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
+};
+
+export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResult> {
+  const { row } = input;
+  const info = workflowInfo();
+  const haltRecheckMs = (input.haltRecheckSeconds ?? 30) * 1000;
+  const state: CashOutState = {
+    lamassuTxId: row.id, workflowId: info.workflowId, runId: info.runId, transactionId: null,
+    status: 'processing', step: 'record', cryptoAtoms: Number(row.cryptoAtoms), fiat: row.fiat, fiatCode: row.fiatCode,
+    baseSats: null, commissionSats: null, unallocatedSats: null, clients: 0, payouts: [], lastError: null,
+    halted: false, haltedReason: null, fundingNeedsDecision: false, attentionCount: 0, compensations: [], plannedPayouts: 0,
+  };
+  let action: { kind: 'retry'; input: RetryInput } | { kind: 'cancel'; input: CancelInput } | null = null;
+
+  const open = () => state.payouts.filter((p) => p.status !== 'completed' && p.status !== 'cancelled');
+  const failedCount = () => (state.payouts.length ? open().length : state.plannedPayouts);
+  function publish(): void {
+    const paidSats = state.payouts.filter((p) => p.kind === 'client').reduce((s, p) => s + p.amountSats, 0);
+    upsertSearchAttributes([
+      { key: SatmachineKind, value: 'cashout' },
+      { key: LamassuTxId, value: row.id },
+      { key: CashOutStatus, value: state.status },
+      { key: FailedPayouts, value: state.status === 'needs_attention' ? failedCount() : 0 },
+      { key: PayoutSats, value: paidSats },
+    ]);
+    setCurrentDetails(`${cashOutSummary(row, state.clients)} · ${state.status}${state.status === 'needs_attention' ? ` · ${failedCount()} payout(s) failed: ${state.lastError ?? ''}` : ''}`);
+  }
+  const merge = (views: PayoutView[]) => {
+    const byId = new Map(state.payouts.map((p) => [p.id, p]));
+    for (const v of views) byId.set(v.id, v);
+    state.payouts = [...byId.values()];
+  };
+
+  setHandler(cashOutStatusQuery, () => state);
+  const validateOperator = (kind: string) => {
+    if (state.status !== 'needs_attention' || action !== null) throw new Error(`nothing to ${kind}: the cash-out is ${state.status}`);
+    if (failedCount() === 0) throw new Error(`nothing to ${kind}: no failed payout`);
+  };
+  setHandler(
+    retryFailedPayoutsUpdate,
+    (i) => {
+      action = { kind: 'retry', input: i ?? {} };
+      return { accepted: true, action: 'retry', payouts: failedCount() };
+    },
+    {
+      validator: (input) => {
+        const i = input ?? {};
+        validateOperator('retry');
+        if (i.funding !== undefined && i.funding !== 'credited' && i.funding !== 'not-credited') throw new Error('funding: expected "credited" or "not-credited"');
+        if (state.fundingNeedsDecision && i.funding === undefined) throw new Error('funding: the source wallet credit is uncertain; answer "credited" or "not-credited"');
+        if (i.by !== undefined && (typeof i.by !== 'string' || !i.by.trim())) throw new Error('by: expected a non-empty string');
+      },
+    },
+  );
+  setHandler(
+    cancelFailedPayoutsUpdate,
+    (i) => {
+      action = { kind: 'cancel', input: i ?? {} };
+      return { accepted: true, action: 'cancel', payouts: failedCount() };
+    },
+    {
+      validator: (input) => {
+        const i = input ?? {};
+        validateOperator('cancel');
+        if (i.reason !== undefined && (typeof i.reason !== 'string' || !i.reason.trim())) throw new Error('reason: expected a non-empty string');
+        if (i.by !== undefined && (typeof i.by !== 'string' || !i.by.trim())) throw new Error('by: expected a non-empty string');
+      },
+    },
+  );
+  publish();
+
+  // Record: the ledger's UNIQUE(lamassu_id) + run id is the durable duplicate guard.
+  const rec = await steps.recordCashOut({ row, workflowId: info.workflowId, runId: info.runId });
+  state.transactionId = rec.transactionId;
+  if (rec.outcome === 'duplicate') {
+    state.status = 'duplicate';
+    state.step = 'done';
+    state.lastError = `already recorded by ${rec.ownerWorkflowId ?? 'another process'} (ledger status ${rec.ownerStatus})`;
+    publish();
+    return { status: 'duplicate', transactionId: rec.transactionId, payouts: [] };
+  }
+  const txId = rec.transactionId;
+
+  state.step = 'commission';
+  const split = await steps.splitCashOutCommission({ transactionId: txId });
+  Object.assign(state, { baseSats: split.baseSats, commissionSats: split.commissionSats });
+
+  state.step = 'allocate';
+  const allocation: Allocation = await steps.allocateCashOut({ transactionId: txId });
+  state.clients = allocation.lines.length;
+  state.unallocatedSats = allocation.unallocatedSats;
+  state.plannedPayouts = allocation.lines.filter((l) => l.sats > 0).length + (split.commissionSats > 0 ? 1 : 0);
+  publish();
+
+  /** Durable wait while the operator halt is on; re-checks back off from haltRecheckMs to 5 minutes. */
+  async function waitWhileHalted(): Promise<void> {
+    let delay = haltRecheckMs;
+    for (;;) {
+      const h = await steps.payoutsHalted();
+      if (!h.halted) {
+        if (state.halted) Object.assign(state, { halted: false, haltedReason: null });
+        return;
+      }
+      if (!state.halted) Object.assign(state, { halted: true, haltedReason: h.reason });
+      await sleep(delay);
+      delay = Math.min(delay * 2, Math.max(haltRecheckMs, 300_000));
+    }
+  }
+
+  async function payAll(ids: string[], concurrency: number): Promise<string[]> {
+    const failures: string[] = [];
+    let next = 0;
+    const lane = async () => {
+      while (next < ids.length) {
+        const id = ids[next++]!;
+        await waitWhileHalted();
+        try {
+          merge([await transfers.payPayment(id)]);
+        } catch (err) {
+          if (!(err instanceof ActivityFailure)) throw err;
+          failures.push(`${id}: ${describe(err)}`);
+          const p = state.payouts.find((x) => x.id === id);
+          if (p) merge([{ ...p, lastError: describe(err) }]);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, ids.length)) }, lane));
+    return failures;
+  }
+
+  const compensations: Array<{ name: string; run: (reason: string) => Promise<void> }> = [];
+  let funding: RetryInput['funding'];
+
+  for (;;) {
+    try {
+      state.step = 'fund';
+      await steps.fundSourceWallet({ transactionId: txId, decision: funding });
+      state.fundingNeedsDecision = false;
+      state.step = 'preflight';
+      await waitWhileHalted();
+      await steps.preflightCashOut({ transactionId: txId, plannedSats: allocation.allocatedSats + split.commissionSats, commissionSats: split.commissionSats });
+
+      // Registered before the reservation it undoes.
+      compensations.push({
+        name: 'release-payouts',
+        run: async (reason) => merge(await compensation.compensatePayouts({ transactionId: txId, reason })),
+      });
+      state.compensations = compensations.map((c) => c.name);
+      state.step = 'reserve';
+      const reserved = await steps.reserveCashOut({ transactionId: txId, allocation });
+      merge(reserved.payouts);
+      state.unallocatedSats = reserved.unallocatedSats;
+      state.clients = reserved.payouts.filter((p) => p.kind === 'client').length;
+      publish();
+
+      state.step = 'transfer';
+      const pending = (kind: PayoutView['kind']) => state.payouts.filter((p) => p.kind === kind && p.status === 'pending').map((p) => p.id);
+      const failures = await payAll(pending('client'), reserved.payoutConcurrency);
+      state.step = 'commission-transfer';
+      failures.push(...(await payAll(pending('commission'), 1)));
+      if (failures.length) throw new PayoutStageFailed(`${failures.length} payout(s) failed; first: ${failures[0]}`);
+
+      state.step = 'complete';
+      merge((await steps.completeCashOut({ transactionId: txId })).payouts);
+      compensations.length = 0;
+      state.compensations = [];
+      Object.assign(state, { status: 'completed', step: 'done', lastError: null });
+      publish();
+      return { status: 'completed', transactionId: txId, payouts: state.payouts };
+    } catch (err) {
+      if (!(err instanceof ActivityFailure) && !(err instanceof PayoutStageFailed)) throw err;
+      const reason = err instanceof PayoutStageFailed ? err.message : describe(err);
+      state.lastError = reason;
+      state.fundingNeedsDecision = failureType(err) === 'FundingNeedsAttentionError';
+      state.step = 'compensate';
+      for (const c of compensations.reverse()) await c.run(reason);
+      compensations.length = 0;
+      state.compensations = [];
+      state.attentionCount++;
+      await compensation.markCashOutNeedsAttention({ transactionId: txId, reason, occurrence: state.attentionCount, failedPayouts: failedCount() });
+      Object.assign(state, { status: 'needs_attention', step: 'wait-operator' });
+      publish();
+    }
+
+    // Durable: the workflow sleeps here (no timer) until the operator acts, for days if need be.
+    await condition(() => action !== null);
+    const taken = action!;
+    action = null;
+    if (taken.kind === 'cancel') {
+      state.step = 'cancel';
+      const r = await compensation.cancelCashOutPayouts({ transactionId: txId, reason: `cancelled by ${taken.input.by ?? 'operator'}: ${taken.input.reason ?? 'no reason given'}` });
+      merge(r.payouts);
+      Object.assign(state, { status: r.status, step: 'done' });
+      publish();
+      return { status: r.status, transactionId: txId, payouts: state.payouts };
+    }
+    funding = taken.input.funding;
+    Object.assign(state, { status: 'processing', lastError: null });
+    publish();
+  }
+}
+
+export type { LamassuCashOut };
