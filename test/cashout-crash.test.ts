@@ -12,7 +12,7 @@ import { startCashOut } from '../client/cashout';
 import { cashOutWorkflowId } from '../domain/constants';
 import type { CashOutResult } from '../workflows/cashout';
 import { cashOutRow, createCashOutWorld, ledgerTransaction, walletSats } from './support/cashout-fixture';
-import { startDelayProxy } from './support/lnbits-delay-proxy';
+import { startFaultProxy } from './support/lnbits-fault-proxy';
 import { getStack } from './support/stack';
 import { testClient, uniqueTaskQueue } from './support/temporal-client';
 
@@ -25,7 +25,7 @@ function startWorkerProcess(configFile: string): ChildProcess {
 const exited = (child: ChildProcess) => new Promise<void>((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', () => r())));
 
 test('SIGKILL of the worker process during transfers: restarted, completes, no double payment', async (t) => {
-  const proxy = await startDelayProxy(getStack().lnbits.url);
+  const proxy = await startFaultProxy(getStack().lnbits.url);
   const taskQueue = uniqueTaskQueue('cashout-crash');
   const w = await createCashOutWorld({ taskQueue, lnbitsUrl: proxy.url, overrides: { payoutConcurrency: 2 } });
   const dir = mkdtempSync(path.join(tmpdir(), 'cashout-crash-'));

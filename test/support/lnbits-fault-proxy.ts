@@ -1,7 +1,9 @@
 /**
- * A fault proxy in front of the real LNbits, for faults the real server cannot be made to show on
- * demand: while `down` is set it answers 503 to everything (LNbits unavailable behind a reverse proxy);
- * otherwise every request is forwarded unchanged and answered with LNbits' own answer.
+ * A fault proxy in front of the real LNbits, for faults the real server cannot be made to show on demand.
+ * Every request is forwarded unchanged to LNbits and answered with LNbits' own answer, except:
+ * - while `down` is set, it answers 503 to everything without forwarding (LNbits unavailable);
+ * - while `delayPayMs` > 0, it holds back the ANSWER of each payment (POST /api/v1/payments with out:true)
+ *   after LNbits has made it — the window in which a crash leaves a payout's outcome unknown to its worker.
  */
 import http from 'node:http';
 import type net from 'node:net';
@@ -9,28 +11,57 @@ import type net from 'node:net';
 export interface FaultProxy {
   url: string;
   down: boolean;
+  delayPayMs: number;
+  /** Payments forwarded to LNbits so far. */
+  paysForwarded: number;
   close: () => Promise<void>;
+}
+
+function isPayment(req: http.IncomingMessage, body: Buffer): boolean {
+  if (req.method !== 'POST' || req.url !== '/api/v1/payments') return false;
+  try {
+    return (JSON.parse(body.toString()) as { out?: boolean }).out === true;
+  } catch {
+    return false; // not JSON: forwarded as is
+  }
 }
 
 export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
   const target = new URL(targetUrl);
   const sockets = new Set<net.Socket>();
-  const proxy: FaultProxy = { url: '', down: false, close: async () => {} };
+  const timers = new Set<NodeJS.Timeout>();
+  const proxy: FaultProxy = { url: '', down: false, delayPayMs: 0, paysForwarded: 0, close: async () => {} };
   const server = http.createServer((req, res) => {
-    if (proxy.down) {
-      req.resume();
-      res.writeHead(503, { 'Content-Type': 'application/json' }).end(JSON.stringify({ detail: 'Service Unavailable' }));
-      return;
-    }
-    const upstream = http.request(
-      { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: { ...req.headers, host: target.host } },
-      (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      },
-    );
-    upstream.on('error', () => res.writeHead(502).end());
-    req.pipe(upstream);
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (proxy.down) {
+        res.writeHead(503, { 'Content-Type': 'application/json' }).end(JSON.stringify({ detail: 'Service Unavailable' }));
+        return;
+      }
+      const body = Buffer.concat(chunks);
+      const pay = isPayment(req, body);
+      if (pay) proxy.paysForwarded++;
+      const delay = pay ? proxy.delayPayMs : 0;
+      const upstream = http.request(
+        { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: { ...req.headers, host: target.host } },
+        (up) => {
+          const out: Buffer[] = [];
+          up.on('data', (c: Buffer) => out.push(c));
+          up.on('end', () => {
+            const timer = setTimeout(() => {
+              timers.delete(timer);
+              if (res.destroyed) return;
+              res.writeHead(up.statusCode ?? 502, up.headers);
+              res.end(Buffer.concat(out));
+            }, delay);
+            timers.add(timer);
+          });
+        },
+      );
+      upstream.on('error', () => res.writeHead(502).end());
+      upstream.end(body);
+    });
   });
   server.on('connection', (s) => {
     sockets.add(s);
@@ -40,6 +71,7 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
   proxy.url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
   proxy.close = () =>
     new Promise<void>((r) => {
+      timers.forEach((x) => clearTimeout(x));
       sockets.forEach((s) => s.destroy());
       server.close(() => r());
     });
