@@ -86,8 +86,8 @@ export function createLamassuIngestion(deps: ActivityDeps, opts: LamassuIngestio
 
     /** Throws when Lamassu or the ledger cannot be read: a failure is never an empty result. */
     async fetchNewCashOuts(input: FetchNewCashOutsInput = {}): Promise<FetchNewCashOutsResult> {
-      const { fiatCode, lookbackHours } = config.lamassu;
-      const read = await fetchQualifyingCashOuts(lamassuConnection(), { fiatCode, lookbackHours, lastCompletePollAt: input.lastCompletePollAt });
+      const { fiatCode, lookbackHours, payFrom } = config.lamassu;
+      const read = await fetchQualifyingCashOuts(lamassuConnection(), { fiatCode, lookbackHours, payFrom, lastCompletePollAt: input.lastCompletePollAt });
       const known = await knownLamassuIds(pool, read.rows.map((r) => r.id));
       const fresh: LamassuCashOut[] = [];
       const rejections: Rejection[] = [];

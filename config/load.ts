@@ -41,6 +41,7 @@ const ENV_MAP: Record<string, string> = {
   LAMASSU_FIAT_CODE: 'lamassu.fiatCode',
   LAMASSU_FIAT_DECIMALS: 'lamassu.fiatDecimals',
   LAMASSU_LOOKBACK_HOURS: 'lamassu.lookbackHours',
+  LAMASSU_PAY_FROM: 'lamassu.payFrom',
   LAMASSU_POLL_INTERVAL_SECONDS: 'lamassu.pollIntervalSeconds',
   COMMISSION_MODEL: 'commissionModel',
   FUNDING_MODE: 'fundingMode',

@@ -55,6 +55,11 @@ export const lamassuSchema = z.object({
   /** Minor units per whole fiat unit as a power of ten (GTQ: 2 → centavos). */
   fiatDecimals: z.coerce.number().int().min(0).max(5).default(2),
   lookbackHours: positiveInt.default(72),
+  /**
+   * Cash-outs confirmed before this instant are never paid, whatever the look-back: set it when this
+   * system replaces one that already paid the older cash-outs (e.g. the satmachineadmin extension).
+   */
+  payFrom: z.iso.datetime({ offset: true }).optional(),
   pollIntervalSeconds: positiveInt.default(60),
   statementTimeoutMs: positiveInt.default(15_000),
   /** Poller continues-as-new after this many polls to keep its history short. */

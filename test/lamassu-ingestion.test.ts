@@ -198,6 +198,20 @@ describe('fetch through the ssh2 tunnel (real sshd + PostgreSQL)', () => {
       assert.ok(Math.abs(Date.parse(r.windowStart) - hoursAgo(172).getTime()) < 60_000, r.windowStart);
     }));
 
+  test('lamassu.payFrom: cash-outs confirmed before it are never fetched (the old system paid them)', () =>
+    withFixture(async ({ config, lamassu, ingestion }) => {
+      const before = await lamassu.insertCashOut({ confirmed_at: hoursAgo(5) });
+      const after = await lamassu.insertCashOut({ confirmed_at: hoursAgo(1) });
+      config.lamassu.payFrom = hoursAgo(3).toISOString();
+      try {
+        const r = await ingestion.activities.fetchNewCashOuts();
+        assert.deepEqual(ids(r.rows), [after]);
+        assert.ok(!ids(r.rows).includes(before));
+      } finally {
+        delete config.lamassu.payFrom;
+      }
+    }));
+
   test('more new rows than one fetch may carry: oldest first, truncated', () =>
     withFixture(async ({ lamassu, ingestion }) => {
       const a = await lamassu.insertCashOut({ confirmed_at: hoursAgo(3) });

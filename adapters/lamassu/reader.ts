@@ -42,6 +42,8 @@ export interface FetchWindow {
    * it and now, so an outage (or a pause) longer than the look-back only delays rows, never skips them.
    */
   lastCompletePollAt?: string | null;
+  /** Cash-outs confirmed before this are never fetched (config lamassu.payFrom). */
+  payFrom?: string | null;
 }
 
 export interface FetchResult {
@@ -125,8 +127,9 @@ export async function fetchQualifyingCashOuts(conn: LamassuConnection, window: F
           AND crypto_code = ANY ($1::text[])
           AND fiat_code = $2
           AND confirmed_at >= $3::timestamptz
+          AND ($4::timestamptz IS NULL OR confirmed_at >= $4::timestamptz)
         ORDER BY confirmed_at, id`,
-      [SATS_COINS, window.fiatCode, clock!.window_start],
+      [SATS_COINS, window.fiatCode, clock!.window_start, window.payFrom ?? null],
     );
     return { rows, dbNow: clock!.now, windowStart: clock!.window_start };
   });
