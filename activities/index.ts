@@ -1,6 +1,6 @@
 import type { ActivityDeps } from './deps';
 import { createCashOutActivities } from './cashout';
-import { createLamassuActivities } from './lamassu';
+import { createLamassuIngestion } from './lamassu';
 import { createReconcileActivities } from './reconcile';
 import { createHealthActivities } from './health';
 import { createSweepActivities } from './sweep';
@@ -9,15 +9,23 @@ import { createSweepActivities } from './sweep';
  * All activities, built from their dependencies (samples-typescript style). Workflows import only
  * the *type* `Activities`, never this module's code.
  */
-export function createActivities(deps: ActivityDeps) {
-  void deps;
+export function createWorkerActivities(deps: ActivityDeps) {
+  // The ingestion keeps an SSH tunnel and a Temporal client open between polls: closed on shutdown.
+  const ingestion = createLamassuIngestion(deps);
   return {
-    ...createLamassuActivities(deps),
-    ...createCashOutActivities(deps),
-    ...createReconcileActivities(deps),
-    ...createHealthActivities(deps),
-    ...createSweepActivities(deps),
+    activities: {
+      ...ingestion.activities,
+      ...createCashOutActivities(deps),
+      ...createReconcileActivities(deps),
+      ...createHealthActivities(deps),
+      ...createSweepActivities(deps),
+    },
+    close: () => ingestion.close(),
   };
+}
+
+export function createActivities(deps: ActivityDeps) {
+  return createWorkerActivities(deps).activities;
 }
 
 export type Activities = ReturnType<typeof createActivities>;

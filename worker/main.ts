@@ -9,7 +9,7 @@ import pg from 'pg';
 import { loadConfig, ConfigError, type Config } from '../config';
 import { migrateLedger } from '../db/migrate';
 import { createLogger, type Logger } from '../log/logger';
-import { createActivities } from '../activities';
+import { createWorkerActivities } from '../activities';
 import { createLnbitsClient } from '../adapters/lnbits/client';
 import { installRuntime } from './runtime';
 import { checkConfig } from '../client/config-check';
@@ -31,20 +31,26 @@ export async function runWorker(config: Config, log: Logger, opts: { signal?: Ab
     tls: config.temporal.tls || undefined,
     apiKey: config.temporal.apiKey,
   });
+  // One LNbits client per process (keys are passed per call, never stored in it).
+  const built = createWorkerActivities({ config, pool, log, lnbits: createLnbitsClient({ url: config.lnbits.url, timeoutMs: config.lnbits.requestTimeoutMs }) });
   try {
     const worker = await Worker.create({
       connection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
       workflowsPath: require.resolve('../workflows'),
-      // One LNbits client per process (keys are passed per call, never stored in it).
-      activities: createActivities({ config, pool, log, lnbits: createLnbitsClient({ url: config.lnbits.url, timeoutMs: config.lnbits.requestTimeoutMs }) }),
+      activities: built.activities,
     });
-    opts.signal?.addEventListener('abort', () => worker.shutdown());
+    const stop = () => {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+    };
+    if (opts.signal?.aborted) return; // asked to stop while starting: never begin polling
+    opts.signal?.addEventListener('abort', stop);
     log.info({ address: config.temporal.address, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue }, 'worker started');
     await worker.run();
     log.info('worker stopped');
   } finally {
+    await built.close().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'closing the Lamassu connection failed'));
     await connection.close();
     await pool.end();
   }
@@ -59,8 +65,12 @@ if (require.main === module) {
     log.fatal((err as Error).message);
     process.exit(2);
   }
-  runWorker(config, createLogger({ level: config.log.level })).catch((err: unknown) => {
-    log.fatal({ err: (err as Error).message }, 'worker failed');
-    process.exit(1);
-  });
+  // Exit once the worker has drained: nothing the process still holds (timers of libraries) may keep it up.
+  runWorker(config, createLogger({ level: config.log.level })).then(
+    () => process.exit(0),
+    (err: unknown) => {
+      log.fatal({ err: (err as Error).message }, 'worker failed');
+      process.exit(1);
+    },
+  );
 }
