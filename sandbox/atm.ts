@@ -36,7 +36,7 @@ export interface AtmOptions {
 }
 
 export const SIM_COMMISSION = '0.05500';
-const START_TICKER_CENTS = 82_609_128; // 826 091.28 GTQ/BTC, the domain doc's real row
+const START_TICKER_CENTS = 82_609_128n; // 826 091.28 GTQ/BTC, the domain doc's real row
 /** Bills of 100 and 200 GTQ in the cassettes: amounts are multiples of 100, small ones more common. */
 const AMOUNTS_WHOLE = [100, 200, 200, 300, 400, 500, 500, 600, 800, 1000, 1000, 1200, 1500, 2000, 2500, 3000, 4000];
 
@@ -59,8 +59,8 @@ export function machineCryptoAtoms(p: { fiatWhole: bigint; ticker: string; commi
 
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
 
-function formatCents(cents: number): string {
-  return `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, '0')}000`;
+function formatCents(cents: bigint): string {
+  return `${cents / 100n}.${String(cents % 100n).padStart(2, '0')}000`;
 }
 
 export interface Atm {
@@ -91,8 +91,11 @@ export function startAtm(opts: AtmOptions): Atm {
 
   async function insert(kind: AtmKind, o: { cryptoCode?: 'BTC' | 'LN'; fiatWhole?: number } = {}): Promise<AtmEvent> {
     const i = n++;
-    // ±0.2 % per sale, kept within a plausible band.
-    tickerCents = Math.min(86_000_000, Math.max(79_000_000, Math.round(tickerCents * (1 + (Math.random() - 0.5) * 0.004))));
+    // A random walk of ±0.2 % (±20 basis points) per sale in integer cents, kept within a plausible band.
+    const basisPoints = BigInt(Math.floor(Math.random() * 41) - 20);
+    tickerCents += (tickerCents * basisPoints) / 10_000n;
+    if (tickerCents > 86_000_000n) tickerCents = 86_000_000n;
+    if (tickerCents < 79_000_000n) tickerCents = 79_000_000n;
     const cryptoCode = o.cryptoCode ?? (Math.random() < 0.4 ? 'LN' : 'BTC');
     const fiatWhole = o.fiatWhole ?? pick(AMOUNTS_WHOLE);
     const ticker = formatCents(tickerCents);
