@@ -1,7 +1,9 @@
 /**
  * The money-moving activities of a cash-out: one idempotent transfer per payment row (payPayment) and the
  * one-time superuser credit of the source wallet (fundSourceWallet). Ledger record before every LNbits
- * call; an ambiguous outcome is resolved by asking LNbits, never by paying again.
+ * call; an ambiguous outcome is resolved by asking LNbits, never by paying again. A payout's invoice is
+ * created once, with config.lnbits.invoiceExpirySeconds; it is replaced only when it can no longer be paid
+ * (expired, reported failed by LNbits, never paid by the payer), the old hash kept in the ledger.
  */
 import { Context } from '@temporalio/activity';
 import {
@@ -10,12 +12,14 @@ import {
   getPayoutRow,
   completePayment,
   notePaymentAttempt,
+  replacePaymentInvoice,
   notePaymentError,
   setFundingStatus,
   setPaymentInvoice,
 } from '../adapters/ledger/cashout';
 import { getClientInvoiceKey } from '../adapters/ledger/clients';
 import { getTransaction } from '../adapters/ledger/transactions';
+import { decodeBolt11 } from '../adapters/lnbits/bolt11';
 import type { LnbitsClient } from '../adapters/lnbits/client';
 import { LnbitsAuthError, LnbitsRejectedError } from '../adapters/lnbits/errors';
 import { formatDecimal, roundHalfAwayFromZero } from '../domain/decimal';
@@ -89,6 +93,31 @@ export function createPayoutActivities(deps: ActivityDeps, lnbits: LnbitsClient)
     return config.encryptionKey;
   }
 
+  async function newInvoice(p: { id: string; kind: string; clientId: string | null; amountSats: number; fiatDebit: number; transactionId: string }) {
+    const tx = await getTransaction(pool, p.transactionId);
+    return lnbits.createInvoice(await recipientInvoiceKey(p), {
+      amountSats: p.amountSats,
+      memo: memoOf(p, tx.fiatCode, tx.lamassuId),
+      extra: { tag: 'satmachine', lamassuTxId: tx.lamassuId, paymentId: p.id, workflowId: tx.workflowId },
+      expirySeconds: config.lnbits.invoiceExpirySeconds,
+    });
+  }
+
+  /**
+   * The stored invoice can never be paid any more: its expiry (from the bolt11) has passed, the payer has no
+   * successful or in-flight payment of it (`payerRow`), and LNbits reports the recipient's incoming row
+   * failed. LNbits 1.6.2 pays an expired internal invoice while that row is still pending; looking it up
+   * with the recipient's key after the expiry is what marks it failed, after which LNbits refuses to pay it.
+   * Only asked after the expiry: before it, a lookup could have LNbits ask a real funding source about an
+   * internal invoice. A recipient key that no longer owns the row (null) keeps the invoice.
+   */
+  async function invoiceUnpayable(p: { kind: string; clientId: string | null; paymentHash: string; bolt11: string }, payerRow: { paid: boolean; status: string } | null): Promise<boolean> {
+    if (payerRow && (payerRow.paid || payerRow.status !== 'failed')) return false;
+    if (decodeBolt11(p.bolt11).expiresAt.getTime() > Date.now()) return false;
+    const incoming = await lnbits.getPayment(await recipientInvoiceKey(p), p.paymentHash);
+    return incoming !== null && !incoming.paid && incoming.status === 'failed';
+  }
+
   async function transfer(paymentId: string): Promise<PayoutView> {
     let p = await getPayoutRow(pool, paymentId);
     if (p.status === 'completed') return toView(p);
@@ -97,18 +126,21 @@ export function createPayoutActivities(deps: ActivityDeps, lnbits: LnbitsClient)
     await notePaymentAttempt(pool, paymentId);
 
     if (!p.paymentHash || !p.bolt11) {
-      const tx = await getTransaction(pool, p.transactionId);
-      const inv = await lnbits.createInvoice(await recipientInvoiceKey(p), {
-        amountSats: p.amountSats,
-        memo: memoOf(p, tx.fiatCode, tx.lamassuId),
-        extra: { tag: 'satmachine', lamassuTxId: tx.lamassuId, paymentId, workflowId: tx.workflowId },
-      });
+      const inv = await newInvoice(p);
       // Stored before paying; if another attempt stored one first, that one is the payout's invoice.
       p = { ...p, ...(await setPaymentInvoice(pool, paymentId, inv.paymentHash, inv.bolt11)) };
     }
-    const hash = p.paymentHash!;
-    const paidAlready = await lnbits.getPayment(payer, hash);
+    const paidAlready = await lnbits.getPayment(payer, p.paymentHash!);
     if (paidAlready?.paid) return toView(await completePayment(pool, paymentId));
+    // Never a second invoice for a payout whose invoice could still be paid; an expired, failed one is replaced.
+    if (await invoiceUnpayable({ ...p, paymentHash: p.paymentHash!, bolt11: p.bolt11! }, paidAlready)) {
+      const old = p.paymentHash!;
+      const inv = await newInvoice(p);
+      p = { ...p, ...(await replacePaymentInvoice(pool, paymentId, old, inv.paymentHash, inv.bolt11)) };
+      // Lost the compare-and-set to another attempt: its invoice is the payout's (paying it twice is refused by LNbits).
+      log.info({ paymentId, replacedPaymentHash: old, paymentHash: p.paymentHash }, 'expired unpaid invoice replaced');
+    }
+    const hash = p.paymentHash!;
 
     const outcome = await lnbits.payInvoice(payer, p.bolt11!);
     if (outcome.kind === 'paid') return toView(await completePayment(pool, paymentId));

@@ -173,20 +173,25 @@ export function createCashOutActivities(deps: ActivityDeps) {
     },
 
     /**
-     * Compensation: pending payouts become failed and their client debits are restored. A payout whose
-     * invoice LNbits reports paid (asked with the payer's key) is completed instead — never reversed. When
-     * LNbits cannot be asked, the payout is failed anyway: a retry re-debits before paying (and then finds it
-     * paid), a cancel asks LNbits again and refuses to cancel a paid payout.
+     * Compensation: pending payouts become failed and their client debits are restored. Each open payout
+     * with an invoice is first looked up with the payer's key: paid → completed (never reversed); no payment
+     * row, or a failed one → not paid, debit restored; an in-flight payment or no answer from LNbits →
+     * outcome unknown: failed but the debit is KEPT. Restoring it would let the client's balance buy sats in
+     * another cash-out while this payout may have been paid (paying the same fiat twice); the operator's
+     * retry (no re-debit, finds it paid or pays it) or cancel (asks LNbits, releases only if unpaid) settles it.
      */
     async compensatePayouts(input: { transactionId: string; reason: string }): Promise<PayoutView[]> {
       const paid = new Set<string>();
+      const unknown = new Set<string>();
       const payer = config.lnbits.source.adminKey;
       for (const p of await listPayments(pool, input.transactionId)) {
-        if (p.status !== 'pending' || !p.paymentHash || !payer) continue;
-        const s = await lnbits.getPayment(payer, p.paymentHash).catch(() => null);
-        if (s?.paid) paid.add(p.id);
+        if ((p.status !== 'pending' && p.status !== 'failed') || !p.paymentHash) continue;
+        const s = payer ? await lnbits.getPayment(payer, p.paymentHash).catch(() => undefined) : undefined;
+        if (s === undefined || (s !== null && !s.paid && s.status !== 'failed')) unknown.add(p.id);
+        else if (s?.paid) paid.add(p.id);
       }
-      return views(await failOpenPayouts(pool, input.transactionId, input.reason, paid));
+      if (unknown.size) log.warn({ transactionId: input.transactionId, payouts: [...unknown] }, 'payout outcome unknown: debit kept until the operator retries or cancels');
+      return views(await failOpenPayouts(pool, input.transactionId, input.reason, paid, unknown));
     },
 
     /** Transaction → needs_attention and a critical alert (runbook scenario 3). */

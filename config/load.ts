@@ -31,6 +31,7 @@ const ENV_MAP: Record<string, string> = {
   LNBITS_COMMISSION_ADMIN_KEY: 'lnbits.commission.adminKey',
   LNBITS_COMMISSION_INVOICE_KEY: 'lnbits.commission.invoiceKey',
   LNBITS_SUPERUSER_TOKEN: 'lnbits.superuserToken',
+  LNBITS_INVOICE_EXPIRY_SECONDS: 'lnbits.invoiceExpirySeconds',
   LAMASSU_MODE: 'lamassu.mode',
   LAMASSU_DATABASE_URL: 'lamassu.databaseUrl',
   LAMASSU_SSH_HOST: 'lamassu.ssh.host',

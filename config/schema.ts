@@ -32,6 +32,11 @@ export const lnbitsSchema = z.object({
   /** Only for funding mode superuser-credit: bearer token of an LNbits superuser. */
   superuserToken: z.string().min(1).optional(),
   requestTimeoutMs: positiveInt.default(10_000),
+  /**
+   * Expiry of the payout invoices we create (LNbits' own default is 1 h). Long, because a payout may wait
+   * days in needs_attention; an expired one is replaced only once LNbits reports it failed (unpayable).
+   */
+  invoiceExpirySeconds: positiveInt.default(7 * 24 * 3600),
 });
 
 export const sshSchema = z.object({

@@ -45,6 +45,8 @@ export interface CashOutState {
   attentionCount: number;
   /** Compensations registered for the steps done so far (undone in reverse on failure). */
   compensations: string[];
+  /** Balances moved between the snapshot and the reservation: the payouts were re-allocated (once). */
+  reallocated: boolean;
 }
 
 export interface RetryInput {

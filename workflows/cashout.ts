@@ -10,7 +10,8 @@
  * raises a critical alert and waits, durably, for the operator: update `retryFailedPayouts` (the stage
  * again for the failed payouts) or `cancelFailedPayouts` (closes them; completed if anything was paid,
  * else failed). Completed payouts are never reversed. Query `status` shows every payout; search attributes
- * and current details are kept up to date for the Web UI.
+ * and current details are kept up to date for the Web UI (CashOutStatus "halted" and "· halted: <reason>"
+ * while the operator halt holds the payouts back).
  */
 import {
   ActivityFailure,
@@ -18,6 +19,7 @@ import {
   condition,
   defineQuery,
   defineUpdate,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -58,6 +60,9 @@ const describe = (err: unknown): string => {
   const type = cause instanceof ApplicationFailure && cause.type ? `${cause.type}: ` : '';
   return `${type}${cause instanceof Error ? cause.message : String(cause)}`;
 };
+/** Histories from before the halt was published to search attributes replay without those upserts. */
+const HALT_VISIBILITY_PATCH = 'cashout-halt-visibility';
+
 const failureType = (err: unknown): string | undefined => {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
@@ -72,6 +77,7 @@ export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResul
     status: 'processing', step: 'record', cryptoAtoms: Number(row.cryptoAtoms), fiat: row.fiat, fiatCode: row.fiatCode,
     baseSats: null, commissionSats: null, unallocatedSats: null, clients: 0, payouts: [], lastError: null,
     halted: false, haltedReason: null, fundingNeedsDecision: false, attentionCount: 0, compensations: [], plannedPayouts: 0,
+    reallocated: false,
   };
   let action: { kind: 'retry'; input: RetryInput } | { kind: 'cancel'; input: CancelInput } | null = null;
 
@@ -82,11 +88,12 @@ export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResul
     upsertSearchAttributes([
       { key: SatmachineKind, value: 'cashout' },
       { key: LamassuTxId, value: row.id },
-      { key: CashOutStatus, value: state.status },
+      { key: CashOutStatus, value: state.halted && state.status === 'processing' ? 'halted' : state.status },
       { key: FailedPayouts, value: state.status === 'needs_attention' ? failedCount() : 0 },
       { key: PayoutSats, value: paidSats },
     ]);
-    setCurrentDetails(`${cashOutSummary(row, state.clients)} · ${state.status}${state.status === 'needs_attention' ? ` · ${failedCount()} payout(s) failed: ${state.lastError ?? ''}` : ''}`);
+    const halted = state.halted && state.status === 'processing' ? ` · halted: ${state.haltedReason ?? 'no reason given'}` : '';
+    setCurrentDetails(`${cashOutSummary(row, state.clients)} · ${state.status}${halted}${state.status === 'needs_attention' ? ` · ${failedCount()} payout(s) failed: ${state.lastError ?? ''}` : ''}`);
   }
   const merge = (views: PayoutView[]) => {
     const byId = new Map(state.payouts.map((p) => [p.id, p]));
@@ -161,10 +168,16 @@ export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResul
     for (;;) {
       const h = await steps.payoutsHalted();
       if (!h.halted) {
-        if (state.halted) Object.assign(state, { halted: false, haltedReason: null });
+        if (state.halted) {
+          Object.assign(state, { halted: false, haltedReason: null });
+          if (patched(HALT_VISIBILITY_PATCH)) publish();
+        }
         return;
       }
-      if (!state.halted) Object.assign(state, { halted: true, haltedReason: h.reason });
+      if (!state.halted) {
+        Object.assign(state, { halted: true, haltedReason: h.reason });
+        if (patched(HALT_VISIBILITY_PATCH)) publish();
+      }
       await sleep(delay);
       delay = Math.min(delay * 2, Math.max(haltRecheckMs, 300_000));
     }
@@ -213,6 +226,7 @@ export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResul
       const reserved = await steps.reserveCashOut({ transactionId: txId, allocation });
       merge(reserved.payouts);
       state.unallocatedSats = reserved.unallocatedSats;
+      state.reallocated ||= reserved.reallocated;
       state.clients = reserved.payouts.filter((p) => p.kind === 'client').length;
       publish();
 

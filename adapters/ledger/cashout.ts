@@ -16,7 +16,7 @@ const TX_COLUMNS = `id, lamassu_id, crypto_atoms::text AS crypto_atoms, fiat::te
   fiat_minor, commission_model, effective_commission::text AS effective_commission, base_sats, commission_sats,
   unallocated_sats, status, error, rejected_field, workflow_id, created_at, updated_at`;
 const PAY_COLUMNS = `id, transaction_id, client_id, kind, amount_sats, fiat_debit_minor, status, payment_hash, bolt11, attempts,
-  last_error, created_at, updated_at, completed_at`;
+  last_error, created_at, updated_at, completed_at, replaced_payment_hashes`;
 
 export type RecordOutcome = 'inserted' | 'same-run' | 'duplicate';
 
@@ -85,6 +85,21 @@ export async function setPaymentInvoice(db: Queryable, paymentId: string, paymen
   return getPayoutRow(db, paymentId);
 }
 
+/**
+ * Replace a pending payout's expired invoice (`oldHash`, which LNbits reported failed and the payer never
+ * paid) by a fresh one, keeping the old hash in replaced_payment_hashes. Compare-and-set on the old hash:
+ * when another attempt replaced it first, the row is returned as stored and the caller's invoice is never paid.
+ */
+export async function replacePaymentInvoice(db: Queryable, paymentId: string, oldHash: string, paymentHash: string, bolt11: string): Promise<PaymentRow> {
+  await db.query(
+    `UPDATE satoshimachine.payments
+        SET payment_hash = $3, bolt11 = $4, replaced_payment_hashes = replaced_payment_hashes || $2::text
+      WHERE id = $1 AND payment_hash = $2 AND status = 'pending'`,
+    [paymentId, oldHash, paymentHash, bolt11],
+  );
+  return getPayoutRow(db, paymentId);
+}
+
 /** pending → completed (idempotent). A failed payout found paid must be re-reserved first (reserveFailedPayouts). */
 export async function completePayment(db: Queryable, paymentId: string): Promise<PaymentRow> {
   const { rows } = await db.query(
@@ -114,14 +129,28 @@ async function lockOpenPayments(c: pg.PoolClient, transactionId: string, statuse
 /**
  * Compensation (runbook scenario 3): every pending payout of the transaction becomes failed and its client
  * debit is restored (balance_log 'payout_released' for its round), in one DB transaction. `paid` lists
- * payouts LNbits confirmed as paid: they are completed instead (never reversed). Completed payouts stay.
+ * payouts LNbits confirmed as paid: they are completed instead (never reversed). `unknown` lists payouts
+ * whose invoice may have been paid (LNbits could not say): they become failed but KEEP their debit, so the
+ * client cannot spend that fiat again on another cash-out before the operator's retry or cancel (both ask
+ * LNbits first). Completed payouts stay.
  */
-export async function failOpenPayouts(pool: pg.Pool, transactionId: string, reason: string, paid: ReadonlySet<string> = new Set()): Promise<PaymentRow[]> {
+export async function failOpenPayouts(
+  pool: pg.Pool,
+  transactionId: string,
+  reason: string,
+  paid: ReadonlySet<string> = new Set(),
+  unknown: ReadonlySet<string> = new Set(),
+): Promise<PaymentRow[]> {
   return withTransaction(pool, async (c) => {
     const { open, clients } = await lockOpenPayments(c, transactionId, ['pending', 'failed']);
     for (const p of open) {
-      if (paid.has(p.id) && p.status === 'pending') {
-        await completePayment(c, p.id);
+      // Paid and still debited (pending, or failed with its debit kept): completed, never reversed.
+      if (paid.has(p.id) && (p.status === 'pending' || p.debitHeld)) {
+        await c.query(`UPDATE satoshimachine.payments SET status = 'completed', completed_at = now(), debit_held = true, last_error = NULL WHERE id = $1`, [p.id]);
+        continue;
+      }
+      if (unknown.has(p.id)) {
+        await c.query(`UPDATE satoshimachine.payments SET status = 'failed', last_error = COALESCE(last_error, $2) WHERE id = $1`, [p.id, reason.slice(0, 500)]);
         continue;
       }
       if (p.kind === 'client' && p.clientId && p.fiatDebit > 0 && p.debitHeld) {

@@ -26,6 +26,8 @@ export interface PaymentRow {
   status: PaymentStatus;
   paymentHash: string | null;
   bolt11: string | null;
+  /** Hashes of earlier invoices of this payout, replaced after they expired unpaid (oldest first). */
+  replacedPaymentHashes: string[];
   attempts: number;
   lastError: string | null;
   createdAt: string;
@@ -34,7 +36,7 @@ export interface PaymentRow {
 }
 
 const COLUMNS = `id, transaction_id, client_id, kind, amount_sats, fiat_debit_minor, status, payment_hash, bolt11, attempts,
-  last_error, created_at, updated_at, completed_at`;
+  last_error, created_at, updated_at, completed_at, replaced_payment_hashes`;
 
 export function mapPayment(r: Record<string, unknown>): PaymentRow {
   return {
@@ -47,6 +49,7 @@ export function mapPayment(r: Record<string, unknown>): PaymentRow {
     status: r.status as PaymentStatus,
     paymentHash: (r.payment_hash as string | null) ?? null,
     bolt11: (r.bolt11 as string | null) ?? null,
+    replacedPaymentHashes: (r.replaced_payment_hashes as string[] | undefined) ?? [],
     attempts: Number(r.attempts),
     lastError: (r.last_error as string | null) ?? null,
     createdAt: isoCol(r.created_at),

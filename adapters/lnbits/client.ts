@@ -126,11 +126,23 @@ export function createLnbitsClient(opts: LnbitsClientOptions) {
       return { id: w.id ?? null, name: w.name, balanceMsat: BigInt(w.balance) };
     },
 
-    /** POST /api/v1/payments {out:false, internal:true}: an invoice settled inside LNbits, no funding source involved. */
-    async createInvoice(invoiceKey: string, p: { amountSats: number; memo: string; extra?: Record<string, unknown> }): Promise<{ paymentHash: string; bolt11: string }> {
+    /**
+     * POST /api/v1/payments {out:false, internal:true}: an invoice settled inside LNbits, no funding source
+     * involved. `expirySeconds` absent: LNbits' default (lightning_invoice_expiry, 3600 s). LNbits 1.6.2 does
+     * not refuse to pay an expired internal invoice: it marks it failed (then unpayable) only when its
+     * incoming row is looked at (GET /api/v1/payments/{hash} with the recipient's key) after the expiry.
+     */
+    async createInvoice(
+      invoiceKey: string,
+      p: { amountSats: number; memo: string; extra?: Record<string, unknown>; expirySeconds?: number },
+    ): Promise<{ paymentHash: string; bolt11: string }> {
       requirePositiveSats(p.amountSats, 'amountSats');
+      if (p.expirySeconds !== undefined && (!Number.isSafeInteger(p.expirySeconds) || p.expirySeconds <= 0)) {
+        throw new AmountError('expirySeconds', `expected a positive whole number of seconds, got ${String(p.expirySeconds)}`);
+      }
       const a = await call('POST', '/api/v1/payments', { apiKey: invoiceKey }, {
         out: false, amount: p.amountSats, unit: 'sat', memo: p.memo, extra: p.extra ?? {}, internal: true,
+        ...(p.expirySeconds === undefined ? {} : { expiry: p.expirySeconds }),
       });
       if (a.status !== 201) throw toError(a);
       const inv = parse(paymentSchema, a);

@@ -4,12 +4,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import type { Client } from '@temporalio/client';
 import { createClient, addDeposit, confirmDeposit, listPayments } from '../../adapters/ledger';
 import { createLnbitsClient } from '../../adapters/lnbits/client';
 import { loadConfig } from '../../config';
 import type { Config, ConfigInput } from '../../config/schema';
 import type { LamassuCashOut } from '../../domain/lamassu-row';
 import { fiatMinor } from '../../domain/money';
+import { cashOutStatusQuery, type CashOutState } from '../../workflows/cashout';
 import { createLedgerDatabase } from './ledger-db';
 import { balanceSats, createWallet, type TestWallet } from './lnbits';
 import { getStack } from './stack';
@@ -63,6 +65,8 @@ export async function createCashOutWorld(opts: {
     await confirmDeposit(db.pool, (await addDeposit(db.pool, { clientId: c.id, amount: fiatMinor(depositMinor) })).id);
     clients.push({ id: c.id, wallet, depositMinor });
   }
+  // lnbits overrides are merged into the world's wallets; everything else replaces.
+  const { lnbits: _lnbitsOverrides, ...rest } = opts.overrides ?? {};
   const config = loadConfig({
     env: {},
     file: null,
@@ -74,11 +78,12 @@ export async function createCashOutWorld(opts: {
         source: { id: source.id, adminKey: source.adminKey, invoiceKey: source.invoiceKey },
         commission: { id: commission.id, invoiceKey: commission.invoiceKey },
         superuserToken: lnbits.superuserToken,
+        ...opts.overrides?.lnbits,
       },
       encryptionKey: ENCRYPTION_KEY,
       lamassu: { fiatCode: 'GTQ', fiatDecimals: 2 },
       log: { level: (process.env.LOG_LEVEL as 'silent') ?? 'silent' },
-      ...opts.overrides,
+      ...rest,
     },
   });
   return { db, clients, source, commission, config, taskQueue: opts.taskQueue, close: () => db.drop() };
@@ -142,4 +147,36 @@ export async function waitForList(list: () => Promise<string[]>, expect: (ids: s
     await new Promise((r) => setTimeout(r, 200));
   }
   return ids;
+}
+
+/** Polls the workflow's `status` query until `pred` holds (the workflow may not have answered yet). */
+export async function untilState(client: Client, workflowId: string, pred: (s: CashOutState) => boolean, what: string, timeoutMs = 30_000): Promise<CashOutState> {
+  const handle = client.workflow.getHandle(workflowId);
+  const deadline = Date.now() + timeoutMs;
+  let last: CashOutState | undefined;
+  while (Date.now() < deadline) {
+    last = await handle.query(cashOutStatusQuery).catch(() => last);
+    if (last && pred(last)) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${workflowId} never reached "${what}" (last: status ${last?.status}, step ${last?.step}, error ${last?.lastError})`);
+}
+
+/** Workflow ids matching a visibility query. */
+export const listWorkflowIds = (client: Client, query: string) => async (): Promise<string[]> => {
+  const ids: string[] = [];
+  for await (const wf of client.workflow.list({ query })) ids.push(wf.workflowId);
+  return ids;
+};
+
+/** The workflow's current details (what the Web UI shows), read through the SDK's metadata query. */
+export async function currentDetails(client: Client, workflowId: string): Promise<string> {
+  const meta = (await client.workflow.getHandle(workflowId).query('__temporal_workflow_metadata')) as { currentDetails?: string };
+  return meta.currentDetails ?? '';
+}
+
+/** A client's stored balance (fiat minor units). */
+export async function storedBalance(pool: pg.Pool, clientId: string): Promise<number> {
+  const { rows } = await pool.query(`SELECT remaining_balance_fiat_minor::bigint::int AS b FROM satoshimachine.clients WHERE id = $1`, [clientId]);
+  return rows[0].b as number;
 }

@@ -3,15 +3,34 @@
  * Every request is forwarded unchanged to LNbits and answered with LNbits' own answer, except:
  * - while `down` is set, it answers 503 to everything without forwarding (LNbits unavailable);
  * - while `delayPayMs` > 0, it holds back the ANSWER of each payment (POST /api/v1/payments with out:true)
- *   after LNbits has made it — the window in which a crash leaves a payout's outcome unknown to its worker.
+ *   after LNbits has made it — the window in which a crash leaves a payout's outcome unknown to its worker;
+ * - `intercept`, when set, sees each request first and may answer it itself (`answer`, nothing forwarded) or
+ *   forward it and replace LNbits' answer (`replace`, given LNbits' status and JSON): a lost answer, a refusal.
  */
 import http from 'node:http';
 import type net from 'node:net';
+
+export interface InterceptedRequest {
+  method: string;
+  path: string;
+  /** A payment (POST /api/v1/payments with out:true). */
+  isPayment: boolean;
+  json: unknown;
+}
+export interface Upstream {
+  status: number;
+  json: unknown;
+}
+export type Intercept = (r: InterceptedRequest) =>
+  | { answer: Upstream }
+  | { replace: (up: Upstream) => Upstream | undefined }
+  | undefined;
 
 export interface FaultProxy {
   url: string;
   down: boolean;
   delayPayMs: number;
+  intercept: Intercept | null;
   /** Payments forwarded to LNbits so far. */
   paysForwarded: number;
   close: () => Promise<void>;
@@ -30,7 +49,15 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
   const target = new URL(targetUrl);
   const sockets = new Set<net.Socket>();
   const timers = new Set<NodeJS.Timeout>();
-  const proxy: FaultProxy = { url: '', down: false, delayPayMs: 0, paysForwarded: 0, close: async () => {} };
+  const proxy: FaultProxy = { url: '', down: false, delayPayMs: 0, intercept: null, paysForwarded: 0, close: async () => {} };
+  const parse = (b: Buffer): unknown => {
+    try {
+      return b.length ? JSON.parse(b.toString()) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const sendJson = (res: http.ServerResponse, a: Upstream) => res.writeHead(a.status, { 'Content-Type': 'application/json' }).end(JSON.stringify(a.json));
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -41,6 +68,11 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
       }
       const body = Buffer.concat(chunks);
       const pay = isPayment(req, body);
+      const decision = proxy.intercept?.({ method: req.method ?? 'GET', path: req.url ?? '/', isPayment: pay, json: parse(body) });
+      if (decision && 'answer' in decision) {
+        sendJson(res, decision.answer);
+        return;
+      }
       if (pay) proxy.paysForwarded++;
       const delay = pay ? proxy.delayPayMs : 0;
       const upstream = http.request(
@@ -52,6 +84,8 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
             const timer = setTimeout(() => {
               timers.delete(timer);
               if (res.destroyed) return;
+              const replaced = decision?.replace({ status: up.statusCode ?? 502, json: parse(Buffer.concat(out)) });
+              if (replaced) return sendJson(res, replaced);
               res.writeHead(up.statusCode ?? 502, up.headers);
               res.end(Buffer.concat(out));
             }, delay);
