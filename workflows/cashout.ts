@@ -79,7 +79,14 @@ export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResul
     halted: false, haltedReason: null, fundingNeedsDecision: false, attentionCount: 0, compensations: [], plannedPayouts: 0,
     reallocated: false,
   };
-  let action: { kind: 'retry'; input: RetryInput } | { kind: 'cancel'; input: CancelInput } | null = null;
+  type OperatorAction = { kind: 'retry'; input: RetryInput } | { kind: 'cancel'; input: CancelInput };
+  let action: OperatorAction | null = null;
+  /** The operator's pending action, taken (set by the update handlers, read once here). */
+  const takeAction = (): OperatorAction => {
+    const a = action!;
+    action = null;
+    return a;
+  };
 
   const open = () => state.payouts.filter((p) => p.status !== 'completed' && p.status !== 'cancelled');
   const failedCount = () => (state.payouts.length ? open().length : state.plannedPayouts);
@@ -260,16 +267,25 @@ export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResul
     }
 
     // Durable: the workflow sleeps here (no timer) until the operator acts, for days if need be.
-    await condition(() => action !== null);
-    const taken = action!;
-    action = null;
-    if (taken.kind === 'cancel') {
+    let taken: OperatorAction;
+    for (;;) {
+      await condition(() => action !== null);
+      taken = takeAction();
+      if (taken.kind !== 'cancel') break;
       state.step = 'cancel';
-      const r = await compensation.cancelCashOutPayouts({ transactionId: txId, reason: `cancelled by ${taken.input.by ?? 'operator'}: ${taken.input.reason ?? 'no reason given'}` });
-      merge(r.payouts);
-      Object.assign(state, { status: r.status, step: 'done' });
-      publish();
-      return { status: r.status, transactionId: txId, payouts: state.payouts };
+      try {
+        const r = await compensation.cancelCashOutPayouts({ transactionId: txId, reason: `cancelled by ${taken.input.by ?? 'operator'}: ${taken.input.reason ?? 'no reason given'}` });
+        merge(r.payouts);
+        Object.assign(state, { status: r.status, step: 'done' });
+        publish();
+        return { status: r.status, transactionId: txId, payouts: state.payouts };
+      } catch (err) {
+        // A cancel the ledger refuses (a business rule) must not fail the workflow with money in limbo:
+        // it goes back to waiting for the operator, with the reason in its status.
+        if (!(err instanceof ActivityFailure)) throw err;
+        Object.assign(state, { status: 'needs_attention', step: 'wait-operator', lastError: `cancel failed: ${describe(err)}` });
+        publish();
+      }
     }
     funding = taken.input.funding;
     Object.assign(state, { status: 'processing', lastError: null });
