@@ -18,6 +18,8 @@ import {
   setPaymentInvoice,
 } from '../adapters/ledger/cashout';
 import { getClientInvoiceKey } from '../adapters/ledger/clients';
+import { recordOperatorEvent } from '../adapters/ledger/operator-control';
+import { raiseAlert } from '../adapters/alerts';
 import { getTransaction } from '../adapters/ledger/transactions';
 import { decodeBolt11 } from '../adapters/lnbits/bolt11';
 import type { LnbitsClient } from '../adapters/lnbits/client';
@@ -95,12 +97,41 @@ export function createPayoutActivities(deps: ActivityDeps, lnbits: LnbitsClient)
 
   async function newInvoice(p: { id: string; kind: string; clientId: string | null; amountSats: number; fiatDebit: number; transactionId: string }) {
     const tx = await getTransaction(pool, p.transactionId);
-    return lnbits.createInvoice(await recipientInvoiceKey(p), {
-      amountSats: p.amountSats,
-      memo: memoOf(p, tx.fiatCode, tx.lamassuId),
-      extra: { tag: 'satmachine', lamassuTxId: tx.lamassuId, paymentId: p.id, workflowId: tx.workflowId },
-      expirySeconds: config.lnbits.invoiceExpirySeconds,
+    try {
+      return await lnbits.createInvoice(await recipientInvoiceKey(p), {
+        amountSats: p.amountSats,
+        memo: memoOf(p, tx.fiatCode, tx.lamassuId),
+        extra: { tag: 'satmachine', lamassuTxId: tx.lamassuId, paymentId: p.id, workflowId: tx.workflowId },
+        expirySeconds: config.lnbits.invoiceExpirySeconds,
+      });
+    } catch (err) {
+      if (err instanceof LnbitsAuthError && p.kind === 'client' && p.clientId) await pauseClientWithRejectedKey(p.clientId, tx.lamassuId, err);
+      throw err;
+    }
+  }
+
+  /**
+   * LNbits rejects the client's invoice key (wallet deleted, key rotated): the client is paused so that the
+   * next cash-outs leave it out instead of each failing on it; the operator fixes the key
+   * (`satmachine clients set-key`) and sets it active again. This payout still fails (and is compensated).
+   */
+  async function pauseClientWithRejectedKey(clientId: string, lamassuId: string, err: LnbitsAuthError): Promise<void> {
+    const before = await setClientStatusIfActive(clientId);
+    if (!before) return;
+    await recordOperatorEvent(pool, 'satmachine', 'client-status', { clientId, from: 'active', to: 'paused', reason: `LNbits rejected the invoice key: ${err.message}`, lamassuId });
+    await raiseAlert(deps, {
+      severity: 'high',
+      kind: 'client-wallet-rejected',
+      dedupKey: `client-wallet-rejected:${clientId}`,
+      message: `LNbits rejected client ${clientId}'s invoice key (${err.message}); the client is paused until the key is fixed (satmachine clients set-key, then set-status active)`,
+      details: { clientId, lamassuId },
     });
+  }
+
+  /** active → paused in one statement: of concurrent payouts to this client, one records and alerts. */
+  async function setClientStatusIfActive(clientId: string): Promise<boolean> {
+    const { rowCount } = await pool.query(`UPDATE satoshimachine.clients SET status = 'paused' WHERE id = $1 AND status = 'active'`, [clientId]);
+    return (rowCount ?? 0) > 0;
   }
 
   /**

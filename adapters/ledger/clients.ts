@@ -80,6 +80,16 @@ export async function setClientStatus(db: Queryable, clientId: string, status: C
   return mapClient(rows[0]);
 }
 
+/** A new (verified) invoice key for the client's wallet — after the client rotated it in LNbits. */
+export async function setClientInvoiceKey(db: Queryable, clientId: string, invoiceKey: string, encryptionKey: string): Promise<ClientRow> {
+  const client = await getClient(db, clientId);
+  const { rows } = await db.query(`UPDATE satoshimachine.clients SET invoice_key_enc = $2 WHERE id = $1 RETURNING ${COLUMNS}`, [
+    clientId,
+    encryptSecret(z.string().min(1).parse(invoiceKey), encryptionKey, keyAad(client.walletId)),
+  ]);
+  return mapClient(rows[0]);
+}
+
 /** For the LNbits adapter only: the client's wallet id and decrypted invoice key. Never log the result. */
 export async function getClientInvoiceKey(db: Queryable, clientId: string, encryptionKey: string): Promise<{ walletId: string; invoiceKey: string }> {
   const { rows } = await db.query<{ wallet_id: string; invoice_key_enc: string }>(

@@ -1,11 +1,12 @@
 /**
- * `satmachine clients add|list|show|set-status`. The invoice key comes from an environment variable, a file
+ * `satmachine clients add|list|show|set-status|set-key`. The invoice key comes from an environment variable, a file
  * or stdin (never the command line: shell history), is verified with LNbits to be an invoice key of the
  * given wallet, and is stored encrypted (adapters/ledger/clients.ts). Changes are recorded in operator_events.
  */
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { balanceHistory, CLIENT_MODES, CLIENT_STATUSES, createClient, getClient, listClients, setClientStatus, type ClientRow } from '../../adapters/ledger';
+import { setClientInvoiceKey } from '../../adapters/ledger/clients';
 import { recordOperatorEvent } from '../../adapters/ledger/operator-control';
 import { parseArgs, readSecret, uuidArg, formatFiat } from '../args';
 import { withContext } from '../context';
@@ -136,6 +137,30 @@ export function registerClients(program: Command): void {
         const after = await setClientStatus(pool, clientId, s);
         await recordOperatorEvent(pool, ctx.actor(o.actor), 'client-status', { clientId, from: before.status, to: s, reason: o.reason ?? null });
         print(Boolean(o.json), after, () => `client ${clientId}: ${before.status} → ${after.status}`);
+      }),
+    );
+
+  clients
+    .command('set-key <client>')
+    .description("replace a client's LNbits invoice key (after the client rotated it); read like `add` and verified with LNbits")
+    .option('--invoice-key-env <var>', 'environment variable holding the invoice key')
+    .option('--invoice-key-file <path>', 'file holding the invoice key')
+    .option('--invoice-key-stdin', 'read the invoice key from stdin')
+    .option('--actor <name>', 'who (default: the OS user)')
+    .option('--json', 'print JSON')
+    .action((id: string, o: { invoiceKeyEnv?: string; invoiceKeyFile?: string; invoiceKeyStdin?: boolean; actor?: string; json?: boolean }) =>
+      withContext(async (ctx) => {
+        const clientId = parseArgs(uuidArg('<client>'), id);
+        const invoiceKey = await readSecret({ env: o.invoiceKeyEnv, file: o.invoiceKeyFile, stdin: o.invoiceKeyStdin }, 'invoice-key', cliEnv());
+        if (!ctx.config.encryptionKey) throw new CliError('encryptionKey: required to store invoice keys (SATMACHINE_ENCRYPTION_KEY)', EXIT.usage);
+        const pool = ctx.pool();
+        const before = await getClient(pool, clientId);
+        const check = await checkInvoiceKey(ctx.lnbits(), invoiceKey, before.walletId);
+        if (check.status === 'unreachable') throw new CliError(`cannot verify the invoice key: ${check.detail}`, EXIT.unavailable);
+        if (check.status !== 'ok') throw new CliError(`invoice key refused: ${check.detail}`, EXIT.usage);
+        const after = await setClientInvoiceKey(pool, clientId, invoiceKey, ctx.config.encryptionKey);
+        await recordOperatorEvent(pool, ctx.actor(o.actor), 'client-key-replaced', { clientId, walletId: after.walletId });
+        print(Boolean(o.json), after, () => `client ${clientId}: invoice key replaced and verified (${check.detail}); status ${after.status} — \`clients set-status ${clientId} active\` if it was paused`);
       }),
     );
 }
