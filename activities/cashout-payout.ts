@@ -156,15 +156,18 @@ export function createPayoutActivities(deps: ActivityDeps, lnbits: LnbitsClient)
     const payer = sourceAdminKey(deps);
     await notePaymentAttempt(pool, paymentId);
 
+    let fresh = false;
     if (!p.paymentHash || !p.bolt11) {
       const inv = await newInvoice(p);
       // Stored before paying; if another attempt stored one first, that one is the payout's invoice.
       p = { ...p, ...(await setPaymentInvoice(pool, paymentId, inv.paymentHash, inv.bolt11)) };
+      fresh = p.paymentHash === inv.paymentHash;
     }
-    const paidAlready = await lnbits.getPayment(payer, p.paymentHash!);
+    // An invoice this attempt just created cannot have been paid yet: only a stored one needs the check.
+    const paidAlready = fresh ? null : await lnbits.getPayment(payer, p.paymentHash!);
     if (paidAlready?.paid) return toView(await completePayment(pool, paymentId));
     // Never a second invoice for a payout whose invoice could still be paid; an expired, failed one is replaced.
-    if (await invoiceUnpayable({ ...p, paymentHash: p.paymentHash!, bolt11: p.bolt11! }, paidAlready)) {
+    if (!fresh && (await invoiceUnpayable({ ...p, paymentHash: p.paymentHash!, bolt11: p.bolt11! }, paidAlready))) {
       const old = p.paymentHash!;
       const inv = await newInvoice(p);
       p = { ...p, ...(await replacePaymentInvoice(pool, paymentId, old, inv.paymentHash, inv.bolt11)) };

@@ -6,7 +6,7 @@
  * the machine is ever touched — and stops them.
  */
 import { readFileSync, readdirSync } from 'node:fs';
-import { sleep } from './processes';
+import { sleep } from '../test/support/process-group';
 
 export interface Leftover {
   pid: number;

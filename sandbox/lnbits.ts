@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
 import { startLnbits, type TestLnbits } from '../test/support/lnbits-server';
-import { portFree, randomPort } from './processes';
+import { freePort, portFree } from '../test/support/ports';
 
 export const DEFAULT_LNBITS_PORT = 5000;
 
@@ -28,7 +28,7 @@ function superuserPassword(dir: string): string {
 export async function startSandboxLnbits(opts: { dataDir: string; randomPorts: boolean }): Promise<TestLnbits & { port: number; logFile: string }> {
   const dir = path.join(opts.dataDir, 'lnbits');
   mkdirSync(dir, { recursive: true });
-  const port = !opts.randomPorts && (await portFree(DEFAULT_LNBITS_PORT)) ? DEFAULT_LNBITS_PORT : await randomPort();
+  const port = !opts.randomPorts && (await portFree(DEFAULT_LNBITS_PORT)) ? DEFAULT_LNBITS_PORT : await freePort();
   const lnbits = await startLnbits({ dataDir: dir, port, superuserPassword: superuserPassword(dir) });
   return { ...lnbits, port, logFile: path.join(dir, 'lnbits.log') };
 }

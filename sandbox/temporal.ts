@@ -3,12 +3,12 @@
  * so that its Web UI runs too: gRPC 7233 and UI 8233 by default, or random ports. Its SQLite file
  * (the yaml's dbFilename) lives in the sandbox's data folder, so workflows survive a restart.
  */
-import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { devServerArgs, loadTemporalDev, toolPaths } from '../config/temporal-dev';
-import { killGroup, logTail, portFree, randomPort, sleep } from './processes';
+import { freePort, portFree } from '../test/support/ports';
+import { logTail, sleep, spawnGroup } from '../test/support/process-group';
 
 export class SandboxStartError extends Error {
   override name = 'SandboxStartError';
@@ -44,8 +44,8 @@ export async function startSandboxTemporal(opts: { dataDir: string; logDir: stri
   let port = dev.port;
   let uiPort = dev.uiPort;
   if (opts.randomPorts) {
-    port = await randomPort();
-    do uiPort = await randomPort();
+    port = await freePort();
+    do uiPort = await freePort();
     while (uiPort === port);
   } else {
     await checkTemporalPorts();
@@ -58,31 +58,15 @@ export async function startSandboxTemporal(opts: { dataDir: string; logDir: stri
   args.push(...devServerArgs(dev));
   mkdirSync(opts.logDir, { recursive: true });
   const logFile = path.join(opts.logDir, 'temporal.log');
-  const out = openSync(logFile, 'a');
-  // detached: own process group, so a Ctrl-C in the terminal does not kill it before the worker has drained.
-  const child = spawn(cli, args, { detached: true, stdio: ['ignore', out, out] });
-  closeSync(out);
-  const pid = child.pid!;
-  let exited: string | undefined;
-  child.once('exit', (code, sig) => (exited = `exited with ${sig ?? code}`));
-  child.once('error', (err) => (exited = `failed to start: ${err.message}`));
-  const onExit = () => {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  };
-  process.once('exit', onExit);
-  const stop = async () => {
-    process.removeListener('exit', onExit);
-    await killGroup(pid);
-  };
+  // Own process group, so a Ctrl-C in the terminal does not kill it before the worker has drained.
+  const group = spawnGroup(cli, args, { logFile, graceMs: 10_000 });
+  const { pid, stop } = group;
 
   const address = `${dev.ip}:${port}`;
   try {
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
+      const exited = group.exited();
       if (exited) throw new SandboxStartError(`Temporal dev server ${exited}`);
       if (Date.now() > deadline) throw new SandboxStartError(`Temporal dev server not up after ${START_TIMEOUT_MS / 1000} s`);
       const ok = await Connection.connect({ address, connectTimeout: 1_000 })

@@ -8,7 +8,7 @@ import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { repoRoot } from '../config/load';
-import { killGroup, sleep } from './processes';
+import { killGroup, killGroupOnExit, sleep } from '../test/support/process-group';
 
 export interface SandboxWorker {
   pid: number;
@@ -59,14 +59,7 @@ export function startSandboxWorker(opts: { configPath: string; logFile: string; 
     });
   });
   void exited.catch(() => undefined);
-  const onExit = () => {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  };
-  process.once('exit', onExit);
+  const removeExitHook = killGroupOnExit(pid);
   const gone = () => child.exitCode !== null || child.signalCode !== null;
   return {
     pid,
@@ -74,7 +67,7 @@ export function startSandboxWorker(opts: { configPath: string; logFile: string; 
     exited,
     async stop() {
       stopping = true;
-      process.removeListener('exit', onExit);
+      removeExitHook();
       // SIGTERM: the worker's Runtime drains it (running activities finish). Once it has logged
       // "worker stopped" its work is done; connections its activities opened may still hold the
       // process open, so it gets 2 s to exit by itself before SIGKILL. A worker stuck 30 s is killed.

@@ -1,34 +1,12 @@
 /** Cash-out failures on the real stack: needs_attention, compensation, operator retry and cancel, funding. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { createCashOutActivities } from '../activities/cashout';
-import { createLnbitsClient } from '../adapters/lnbits/client';
+import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { startCashOut } from '../client/cashout';
-import type { ConfigInput } from '../config/schema';
 import { cashOutWorkflowId } from '../domain/constants';
-import { createLogger } from '../log/logger';
 import { cancelFailedPayoutsUpdate, cashOutStatusQuery, retryFailedPayoutsUpdate, type CashOutResult, type CashOutState } from '../workflows/cashout';
-import { cashOutRow, createCashOutWorld, deleteWallet, fund, ledgerTransaction, waitForList, walletSats, type CashOutWorld } from './support/cashout-fixture';
-import { startTestWorker, testClient, uniqueTaskQueue } from './support/temporal-client';
+import { cashOutRow, deleteWallet, fund, ledgerTransaction, waitForList, walletSats, withCashOutWorld } from './support/cashout-fixture';
 
-const log = createLogger({ level: process.env.LOG_LEVEL ?? 'silent', name: 'cashout-failures' });
-type Client = Awaited<ReturnType<typeof testClient>>['client'];
-
-async function withWorld(opts: { sourceSats?: number; overrides?: ConfigInput }, fn: (w: CashOutWorld, client: Client) => Promise<void>) {
-  const taskQueue = uniqueTaskQueue('cashout-fail');
-  const world = await createCashOutWorld({ taskQueue, ...opts });
-  const { client, close } = await testClient();
-  const lnbits = createLnbitsClient({ url: world.config.lnbits.url });
-  const worker = await startTestWorker({ taskQueue, activities: createCashOutActivities({ config: world.config, pool: world.db.pool, log, lnbits }) });
-  try {
-    await fn(world, client);
-  } finally {
-    await worker.stop();
-    await close();
-    await world.close();
-  }
-}
 
 async function untilStatus(client: Client, workflowId: string, status: CashOutState['status']): Promise<CashOutState> {
   const handle = client.workflow.getHandle(workflowId);
@@ -48,7 +26,7 @@ const listIds = (client: Client, query: string) => async () => {
 };
 
 test('source balance too low → needs_attention (found by search attribute) → funded → retryFailedPayouts completes', async () => {
-  await withWorld({ sourceSats: 1_000 }, async (w, client) => {
+  await withCashOutWorld({ taskQueuePrefix: 'cashout-fail', sourceSats: 1_000 }, async ({ world: w, client }) => {
     const row = cashOutRow();
     await startCashOut(client, w.config, row);
     const id = cashOutWorkflowId(row.id);
@@ -81,7 +59,7 @@ test('source balance too low → needs_attention (found by search attribute) →
 });
 
 test('a revoked client key fails only that payout: debit restored, others paid; cancel closes it', async () => {
-  await withWorld({}, async (w, client) => {
+  await withCashOutWorld({ taskQueuePrefix: 'cashout-fail' }, async ({ world: w, client }) => {
     const victim = w.clients[2]!;
     await deleteWallet(victim.wallet);
     const row = cashOutRow();
@@ -116,7 +94,7 @@ test('a revoked client key fails only that payout: debit restored, others paid; 
 });
 
 test('fundingMode superuser-credit credits crypto_atoms to the source wallet exactly once', async () => {
-  await withWorld({ sourceSats: 0, overrides: { fundingMode: 'superuser-credit' } }, async (w, client) => {
+  await withCashOutWorld({ taskQueuePrefix: 'cashout-fail', sourceSats: 0, overrides: { fundingMode: 'superuser-credit' } }, async ({ world: w, client }) => {
     const row = cashOutRow();
     await startCashOut(client, w.config, row);
     const result = (await client.workflow.getHandle(cashOutWorkflowId(row.id)).result()) as CashOutResult;

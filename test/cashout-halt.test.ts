@@ -5,41 +5,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createCashOutActivities } from '../activities/cashout';
 import { haltPayouts, resumePayouts } from '../adapters/ledger/operator-control';
-import { createLnbitsClient } from '../adapters/lnbits/client';
 import { startCashOut } from '../client/cashout';
-import type { ConfigInput } from '../config/schema';
 import { cashOutWorkflowId } from '../domain/constants';
-import { createLogger } from '../log/logger';
 import type { CashOutResult } from '../workflows/cashout';
 import {
-  cashOutRow, createCashOutWorld, currentDetails, ledgerTransaction, listWorkflowIds, untilState, waitForList, walletSats, type CashOutWorld,
+  cashOutRow, currentDetails, ledgerTransaction, listWorkflowIds, untilState, waitForList, walletSats, withCashOutWorld, type CashOutWorld,
 } from './support/cashout-fixture';
-import { startFaultProxy, type FaultProxy } from './support/lnbits-fault-proxy';
-import { getStack } from './support/stack';
-import { startTestWorker, testClient, uniqueTaskQueue } from './support/temporal-client';
 
-const log = createLogger({ level: process.env.LOG_LEVEL ?? 'silent', name: 'cashout-halt' });
-type Client = Awaited<ReturnType<typeof testClient>>['client'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function withWorld(overrides: ConfigInput, fn: (w: CashOutWorld, client: Client, proxy: FaultProxy) => Promise<void>) {
-  const proxy = await startFaultProxy(getStack().lnbits.url);
-  const taskQueue = uniqueTaskQueue('cashout-halt');
-  const world = await createCashOutWorld({ taskQueue, lnbitsUrl: proxy.url, overrides });
-  const { client, close } = await testClient();
-  const lnbits = createLnbitsClient({ url: world.config.lnbits.url });
-  const worker = await startTestWorker({ taskQueue, activities: createCashOutActivities({ config: world.config, pool: world.db.pool, log, lnbits }) });
-  try {
-    await fn(world, client, proxy);
-  } finally {
-    await worker.stop();
-    await close();
-    await proxy.close();
-    await world.close();
-  }
-}
 
 const allWallets = (w: CashOutWorld) => [w.source, w.commission, ...w.clients.map((c) => c.wallet)];
 const balances = (w: CashOutWorld) => Promise.all(allWallets(w).map(walletSats));
@@ -62,7 +36,7 @@ async function assertPaidOnce(w: CashOutWorld, lamassuId: string, sourceBefore: 
 }
 
 test('halted before the cash-out: it waits (query, search attribute, details), nothing moves; resumed → completed', async (t) => {
-  await withWorld({}, async (w, client) => {
+  await withCashOutWorld({ taskQueuePrefix: 'cashout-halt', faultProxy: true }, async ({ world: w, client }) => {
     await haltPayouts(w.db.pool, 'ops@test', 'suspected key leak');
     const before = await balances(w);
     const row = cashOutRow();
@@ -98,7 +72,7 @@ test('halted before the cash-out: it waits (query, search attribute, details), n
 });
 
 test('halted between transfers: the payout in flight finishes, the others wait; resumed → each paid once', async () => {
-  await withWorld({ payoutConcurrency: 1 }, async (w, client, proxy) => {
+  await withCashOutWorld({ taskQueuePrefix: 'cashout-halt', faultProxy: true, overrides: { payoutConcurrency: 1 } }, async ({ world: w, client, proxy }) => {
     const sourceBefore = await walletSats(w.source);
     proxy.delayPayMs = 1_500; // the first transfer's answer is held back while the operator halts
     const row = cashOutRow();

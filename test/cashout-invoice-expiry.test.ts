@@ -7,41 +7,20 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createCashOutActivities } from '../activities/cashout';
+import type { Client } from '@temporalio/client';
 import { decodeBolt11 } from '../adapters/lnbits/bolt11';
 import { createLnbitsClient } from '../adapters/lnbits/client';
 import { startCashOut } from '../client/cashout';
 import { loadConfig } from '../config';
-import type { ConfigInput } from '../config/schema';
 import { cashOutWorkflowId } from '../domain/constants';
-import { createLogger } from '../log/logger';
 import { retryFailedPayoutsUpdate, type CashOutResult } from '../workflows/cashout';
-import { cashOutRow, createCashOutWorld, ledgerTransaction, untilState, walletSats, type CashOutWorld } from './support/cashout-fixture';
-import { startFaultProxy, type FaultProxy } from './support/lnbits-fault-proxy';
+import { cashOutRow, ledgerTransaction, untilState, walletSats, withCashOutWorld, type CashOutWorld } from './support/cashout-fixture';
+import type { FaultProxy } from './support/lnbits-fault-proxy';
 import { createWallet } from './support/lnbits';
 import { getStack } from './support/stack';
-import { startTestWorker, testClient, uniqueTaskQueue } from './support/temporal-client';
 
-const log = createLogger({ level: process.env.LOG_LEVEL ?? 'silent', name: 'cashout-expiry' });
-type Client = Awaited<ReturnType<typeof testClient>>['client'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function withWorld(overrides: ConfigInput, fn: (w: CashOutWorld, client: Client, proxy: FaultProxy) => Promise<void>) {
-  const proxy = await startFaultProxy(getStack().lnbits.url);
-  const taskQueue = uniqueTaskQueue('cashout-expiry');
-  const world = await createCashOutWorld({ taskQueue, clients: 2, lnbitsUrl: proxy.url, overrides });
-  const { client, close } = await testClient();
-  const lnbits = createLnbitsClient({ url: world.config.lnbits.url });
-  const worker = await startTestWorker({ taskQueue, activities: createCashOutActivities({ config: world.config, pool: world.db.pool, log, lnbits }) });
-  try {
-    await fn(world, client, proxy);
-  } finally {
-    await worker.stop();
-    await close();
-    await proxy.close();
-    await world.close();
-  }
-}
+const expiryWorld = { taskQueuePrefix: 'cashout-expiry', clients: 2, faultProxy: true } as const;
 
 /** Every payment is refused by "LNbits" before anything is paid; invoices are created for real. */
 const refusePayments = (proxy: FaultProxy) => {
@@ -78,7 +57,7 @@ test('invoices are created with config.lnbits.invoiceExpirySeconds (default 7 da
 });
 
 test('an expired, unpaid invoice is replaced on retry: paid once, to the new invoice; the old hash is kept', async (t) => {
-  await withWorld({ lnbits: { invoiceExpirySeconds: 3 } }, async (w, client, proxy) => {
+  await withCashOutWorld({ ...expiryWorld, overrides: { lnbits: { invoiceExpirySeconds: 3 } } }, async ({ world: w, client, proxy }) => {
     const sourceBefore = await walletSats(w.source);
     const { id, row, first } = await failAfterInvoices(w, client, proxy);
     for (const inv of first.values()) assert.equal(decodeBolt11(inv.bolt11).expirySeconds, 3);
@@ -118,7 +97,7 @@ test('an expired, unpaid invoice is replaced on retry: paid once, to the new inv
 });
 
 test('an invoice that has not expired is never replaced: the retry pays the stored invoice', async () => {
-  await withWorld({ lnbits: { invoiceExpirySeconds: 3600 } }, async (w, client, proxy) => {
+  await withCashOutWorld({ ...expiryWorld, overrides: { lnbits: { invoiceExpirySeconds: 3600 } } }, async ({ world: w, client, proxy }) => {
     const { id, row, first } = await failAfterInvoices(w, client, proxy);
     await client.workflow.getHandle(id).executeUpdate(retryFailedPayoutsUpdate, { args: [{ by: 'test' }] });
     assert.equal(((await client.workflow.getHandle(id).result()) as CashOutResult).status, 'completed');

@@ -6,25 +6,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createCashOutActivities } from '../activities/cashout';
 import { addAdjustment } from '../adapters/ledger/adjustments';
 import { haltPayouts, resumePayouts } from '../adapters/ledger/operator-control';
 import { startCashOut } from '../client/cashout';
 import { cashOutWorkflowId } from '../domain/constants';
-import { createLogger } from '../log/logger';
 import { cashOutStatusQuery, type CashOutResult } from '../workflows/cashout';
-import { cashOutRow, createCashOutWorld, ledgerTransaction, storedBalance, untilState, walletSats } from './support/cashout-fixture';
-import { startTestWorker, testClient, uniqueTaskQueue } from './support/temporal-client';
-
-const log = createLogger({ level: process.env.LOG_LEVEL ?? 'silent', name: 'cashout-reallocate' });
+import { cashOutRow, ledgerTransaction, storedBalance, untilState, walletSats, withCashOutWorld } from './support/cashout-fixture';
 
 test('a balance cut after the allocation: reserve fails, re-allocates once, pays within the balances', async () => {
-  const taskQueue = uniqueTaskQueue('cashout-realloc');
   // 500, 750, 1000, 1250, 1500 GTQ = 5000 GTQ; the cash-out dispensed 4000 GTQ.
-  const w = await createCashOutWorld({ taskQueue });
-  const { client, close } = await testClient();
-  const worker = await startTestWorker({ taskQueue, activities: createCashOutActivities({ config: w.config, pool: w.db.pool, log }) });
-  try {
+  await withCashOutWorld({ taskQueuePrefix: 'cashout-realloc' }, async ({ world: w, client }) => {
     const sourceBefore = await walletSats(w.source);
     await haltPayouts(w.db.pool, 'ops@test', 'hold for the adjustment');
     const row = cashOutRow();
@@ -64,9 +55,5 @@ test('a balance cut after the allocation: reserve fails, re-allocates once, pays
     // The failed first reservation left no trace: one debit per payout in the balance log.
     const logRows = await w.db.pool.query(`SELECT count(*)::int AS n FROM satoshimachine.balance_log WHERE reason = 'payout_reserved'`);
     assert.equal(logRows.rows[0].n, 5);
-  } finally {
-    await worker.stop();
-    await close();
-    await w.close();
-  }
+  });
 });

@@ -6,38 +6,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createCashOutActivities } from '../activities/cashout';
 import { eligibleBalancesAt } from '../adapters/ledger/balances';
 import { decodeBolt11 } from '../adapters/lnbits/bolt11';
-import { createLnbitsClient } from '../adapters/lnbits/client';
 import { startCashOut } from '../client/cashout';
 import { cashOutWorkflowId } from '../domain/constants';
-import { createLogger } from '../log/logger';
 import { cancelFailedPayoutsUpdate, retryFailedPayoutsUpdate, type CashOutResult } from '../workflows/cashout';
-import { cashOutRow, createCashOutWorld, ledgerTransaction, storedBalance, untilState, walletSats, type CashOutWorld } from './support/cashout-fixture';
-import { startFaultProxy, type FaultProxy } from './support/lnbits-fault-proxy';
-import { getStack } from './support/stack';
-import { startTestWorker, testClient, uniqueTaskQueue } from './support/temporal-client';
-
-const log = createLogger({ level: process.env.LOG_LEVEL ?? 'silent', name: 'cashout-unknown' });
-type Client = Awaited<ReturnType<typeof testClient>>['client'];
-
-async function withWorld(fn: (w: CashOutWorld, client: Client, proxy: FaultProxy) => Promise<void>) {
-  const proxy = await startFaultProxy(getStack().lnbits.url);
-  const taskQueue = uniqueTaskQueue('cashout-unknown');
-  const world = await createCashOutWorld({ taskQueue, clients: 1, lnbitsUrl: proxy.url });
-  const { client, close } = await testClient();
-  const lnbits = createLnbitsClient({ url: world.config.lnbits.url });
-  const worker = await startTestWorker({ taskQueue, activities: createCashOutActivities({ config: world.config, pool: world.db.pool, log, lnbits }) });
-  try {
-    await fn(world, client, proxy);
-  } finally {
-    await worker.stop();
-    await close();
-    await proxy.close();
-    await world.close();
-  }
-}
+import { cashOutRow, ledgerTransaction, storedBalance, untilState, walletSats, withCashOutWorld, type CashOutWorld } from './support/cashout-fixture';
+import type { FaultProxy } from './support/lnbits-fault-proxy';
 
 /**
  * The first payment's answer is lost (504), whether or not LNbits made it (`forward`); afterwards every lookup
@@ -57,11 +32,13 @@ function loseFirstPayment(proxy: FaultProxy, forward: boolean): { hash: () => st
   return { hash: () => hash };
 }
 
+const unknownWorld = { taskQueuePrefix: 'cashout-unknown', clients: 1, faultProxy: true } as const;
+
 const reasons = async (w: CashOutWorld, clientId: string) =>
   (await w.db.pool.query(`SELECT reason FROM satoshimachine.balance_log WHERE client_id = $1 ORDER BY id`, [clientId])).rows.map((r) => r.reason as string);
 
 test('outcome unknown at compensation: the debit is kept; the retry finds it paid — one debit, one payment', async () => {
-  await withWorld(async (w, client, proxy) => {
+  await withCashOutWorld(unknownWorld, async ({ world: w, client, proxy }) => {
     const c = w.clients[0]!;
     const sourceBefore = await walletSats(w.source);
     loseFirstPayment(proxy, true);
@@ -97,7 +74,7 @@ test('outcome unknown at compensation: the debit is kept; the retry finds it pai
 });
 
 test('outcome unknown, never paid: cancel asks LNbits and releases the kept debit', async () => {
-  await withWorld(async (w, client, proxy) => {
+  await withCashOutWorld(unknownWorld, async ({ world: w, client, proxy }) => {
     const c = w.clients[0]!;
     const lost = loseFirstPayment(proxy, false);
     const row = cashOutRow();

@@ -2,35 +2,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createCashOutActivities } from '../activities/cashout';
 import { createLnbitsClient } from '../adapters/lnbits/client';
 import { startCashOut } from '../client/cashout';
-import { createLogger } from '../log/logger';
 import { cashOutWorkflowId } from '../domain/constants';
 import { cashOutStatusQuery, type CashOutResult } from '../workflows/cashout';
-import { cashOutRow, createCashOutWorld, ledgerTransaction, setHalted, walletSats, type CashOutWorld } from './support/cashout-fixture';
+import { cashOutRow, ledgerTransaction, setHalted, walletSats, withCashOutWorld } from './support/cashout-fixture';
 import { getStack } from './support/stack';
-import { startTestWorker, testClient, uniqueTaskQueue } from './support/temporal-client';
-
-const log = createLogger({ level: process.env.LOG_LEVEL ?? 'silent', name: 'cashout-test' });
-
-async function withWorld(fn: (w: CashOutWorld, client: Awaited<ReturnType<typeof testClient>>['client']) => Promise<void>, opts: { sourceSats?: number } = {}) {
-  const taskQueue = uniqueTaskQueue('cashout');
-  const world = await createCashOutWorld({ taskQueue, ...opts });
-  const { client, close } = await testClient();
-  const lnbits = createLnbitsClient({ url: world.config.lnbits.url });
-  const worker = await startTestWorker({ taskQueue, activities: createCashOutActivities({ config: world.config, pool: world.db.pool, log, lnbits }) });
-  try {
-    await fn(world, client);
-  } finally {
-    await worker.stop();
-    await close();
-    await world.close();
-  }
-}
 
 test('happy path: 5 clients paid, commission paid, ledger, LNbits and status query agree', async (t) => {
-  await withWorld(async (w, client) => {
+  await withCashOutWorld({ taskQueuePrefix: 'cashout' }, async ({ world: w, client }) => {
     const row = cashOutRow();
     const sourceBefore = await walletSats(w.source);
     const t0 = performance.now();
@@ -87,7 +67,7 @@ test('happy path: 5 clients paid, commission paid, ledger, LNbits and status que
 });
 
 test('duplicates: a running and a completed workflow reject a second start; nothing is paid twice', async () => {
-  await withWorld(async (w, client) => {
+  await withCashOutWorld({ taskQueuePrefix: 'cashout' }, async ({ world: w, client }) => {
     const row = cashOutRow();
     await setHalted(w.db.pool, true); // keeps the first run waiting before its transfers
     assert.equal(await startCashOut(client, w.config, row, { haltRecheckSeconds: 0.2 }), 'started');
@@ -105,7 +85,7 @@ test('duplicates: a running and a completed workflow reject a second start; noth
 });
 
 test('a forgotten workflow (history deleted, or a fresh id for the same row) stops as duplicate without moving money', async (t) => {
-  await withWorld(async (w, client) => {
+  await withCashOutWorld({ taskQueuePrefix: 'cashout' }, async ({ world: w, client }) => {
     const row = cashOutRow();
     await startCashOut(client, w.config, row);
     const id = cashOutWorkflowId(row.id);

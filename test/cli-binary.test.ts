@@ -12,10 +12,9 @@ import { configSchema, type ConfigInput } from '../config/schema';
 import { checkConfig } from '../client/config-check';
 import { createLogger } from '../log/logger';
 import { runWorker } from '../worker/main';
-import { createLedgerDatabase } from './support/ledger-db';
 import { createWallet, type TestWallet } from './support/lnbits';
 import { getStack } from './support/stack';
-import { cliEnvFor, runBinary, runCli } from './support/cli';
+import { cliEnvFor, createCliLedgerWorld, runBinary, runCli } from './support/cli';
 
 let db: { url: string; pool: pg.Pool; drop: () => Promise<void> };
 let source: TestWallet;
@@ -26,23 +25,10 @@ let env: Record<string, string>;
 
 before(async () => {
   const { lnbits } = getStack();
-  db = await createLedgerDatabase('cli_binary');
-  [source, commission, other] = await Promise.all([
-    createWallet(lnbits.url, lnbits.superuserToken, { name: 'source', fundSats: 5_000 }),
-    createWallet(lnbits.url, lnbits.superuserToken, { name: 'commission' }),
+  [{ db, source, commission, config: good }, other] = await Promise.all([
+    createCliLedgerWorld({ dbPrefix: 'cli_binary', taskQueue: 'cli-binary-none', sourceSats: 5_000, encryptionKey: 'b'.repeat(40), lamassu: { mode: 'direct', fiatCode: 'GTQ', fiatDecimals: 2 } }),
     createWallet(lnbits.url, lnbits.superuserToken, { name: 'other' }),
   ]);
-  good = {
-    databaseUrl: db.url,
-    temporal: { address: '127.0.0.1:1', namespace: 'default', taskQueue: 'cli-binary-none' },
-    lnbits: {
-      url: lnbits.url,
-      source: { id: source.id, adminKey: source.adminKey, invoiceKey: source.invoiceKey },
-      commission: { id: commission.id, invoiceKey: commission.invoiceKey },
-    },
-    encryptionKey: 'b'.repeat(40),
-    lamassu: { mode: 'direct', fiatCode: 'GTQ', fiatDecimals: 2 },
-  };
   env = cliEnvFor(good);
 });
 after(async () => {

@@ -14,17 +14,14 @@ import { allocate } from '../domain/allocation';
 import { fiatMinor } from '../domain/money';
 import { eligibleBalancesAt, recordCommission, recordLamassuTransaction, reservePayouts } from '../adapters/ledger';
 import type { ConfigInput } from '../config/schema';
-import { createLedgerDatabase } from './support/ledger-db';
 import { createWallet, type TestWallet } from './support/lnbits';
 import { getStack } from './support/stack';
-import { cliEnvFor, runCli } from './support/cli';
+import { cliEnvFor, createCliLedgerWorld, runCli } from './support/cli';
 
 const KEY = 'e'.repeat(40);
 let db: { url: string; pool: pg.Pool; drop: () => Promise<void> };
 let env: Record<string, string>;
 let config: ConfigInput;
-let source: TestWallet;
-let commission: TestWallet;
 let w1: TestWallet;
 let w2: TestWallet;
 let clientA: string;
@@ -32,25 +29,12 @@ let clientB: string;
 
 before(async () => {
   const { lnbits } = getStack();
-  db = await createLedgerDatabase('cli_ledger');
-  [source, commission, w1, w2] = await Promise.all([
-    createWallet(lnbits.url, lnbits.superuserToken, { name: 'source', fundSats: 10_000 }),
-    createWallet(lnbits.url, lnbits.superuserToken, { name: 'commission' }),
+  // No Temporal for these commands: the config's closed port shows how the Temporal parts degrade.
+  [{ db, config }, w1, w2] = await Promise.all([
+    createCliLedgerWorld({ dbPrefix: 'cli_ledger', taskQueue: 'cli-ledger-none', sourceSats: 10_000, encryptionKey: KEY, lamassu: { fiatCode: 'GTQ', fiatDecimals: 2 } }),
     createWallet(lnbits.url, lnbits.superuserToken, { name: 'client-1' }),
     createWallet(lnbits.url, lnbits.superuserToken, { name: 'client-2' }),
   ]);
-  config = {
-    databaseUrl: db.url,
-    // No Temporal for these commands; a closed port shows how the Temporal parts degrade.
-    temporal: { address: '127.0.0.1:1', namespace: 'default', taskQueue: 'cli-ledger-none' },
-    lnbits: {
-      url: lnbits.url,
-      source: { id: source.id, adminKey: source.adminKey, invoiceKey: source.invoiceKey },
-      commission: { id: commission.id, invoiceKey: commission.invoiceKey },
-    },
-    encryptionKey: KEY,
-    lamassu: { fiatCode: 'GTQ', fiatDecimals: 2 },
-  };
   env = cliEnvFor(config, { W1_INKEY: w1.invoiceKey, W1_ADMIN: w1.adminKey, W2_INKEY: w2.invoiceKey });
 });
 after(async () => {

@@ -7,7 +7,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,6 +14,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { getClientInvoiceKey } from '../adapters/ledger';
 import { repoRoot } from '../config/load';
+import { insertCashOut } from './support/lamassu-db';
 import { balanceSats } from './support/lnbits';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -63,34 +63,6 @@ function portOpen(host: string, port: number): Promise<boolean> {
     s.once('connect', () => (s.destroy(), resolve(true)));
     s.once('error', () => resolve(false));
   });
-}
-
-/** The domain doc's real row: 4000 GTQ sold for 512 400 sats at 5.5 % commission. */
-function cashOutRow(id: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  const now = new Date();
-  return {
-    id,
-    device_id: 'sandbox-test-atm',
-    to_address: 'bc1qsandboxtest',
-    crypto_atoms: '512400',
-    received_crypto_atoms: '512400',
-    crypto_code: 'BTC',
-    fiat: '4000.00000',
-    fiat_code: 'GTQ',
-    status: 'confirmed',
-    dispense: true,
-    dispense_confirmed: true,
-    commission_percentage: '0.05500',
-    raw_ticker_price: '826091.28000',
-    created: new Date(now.getTime() - 30_000),
-    confirmed_at: now,
-    ...extra,
-  };
-}
-
-async function insert(pool: pg.Pool, row: Record<string, unknown>): Promise<void> {
-  const names = Object.keys(row);
-  await pool.query(`INSERT INTO cash_out_txs (${names.join(', ')}) VALUES (${names.map((_, i) => `$${i + 1}`).join(', ')})`, Object.values(row));
 }
 
 test('npm start: the sandbox pays a cash-out end to end and Ctrl-C leaves no process behind', { timeout: 240_000 }, async (t) => {
@@ -146,12 +118,10 @@ test('npm start: the sandbox pays a cash-out end to end and Ctrl-C leaves no pro
 
     lamassu = new pg.Pool({ connectionString: String(info.lamassuDatabaseUrl), max: 2 });
     pool = new pg.Pool({ connectionString: String(info.ledgerDatabaseUrl), max: 2 });
-    const good = randomUUID();
-    const cancelled = randomUUID();
-    const malformed = randomUUID();
-    await insert(lamassu, cashOutRow(good));
-    await insert(lamassu, cashOutRow(cancelled, { dispense_confirmed: false, error: 'Operator cancel', error_code: 'operatorCancel' }));
-    await insert(lamassu, cashOutRow(malformed, { commission_percentage: '-0.05500' }));
+    // The domain doc's real row: 4000 GTQ sold for 512 400 sats at 5.5 % commission.
+    const good = await insertCashOut(lamassu);
+    const cancelled = await insertCashOut(lamassu, { dispense_confirmed: false, error: 'Operator cancel', error_code: 'operatorCancel' });
+    const malformed = await insertCashOut(lamassu, { commission_percentage: '-0.05500' });
     const t1 = Date.now();
 
     const tx = await until('the cash-out to complete', 90_000, async () => {

@@ -8,14 +8,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { createCashOutActivities } from '../activities/cashout';
-import { createLnbitsClient } from '../adapters/lnbits/client';
 import { startCashOut } from '../client/cashout';
 import { ConfigError, loadConfig } from '../config';
 import { cashOutWorkflowId } from '../domain/constants';
 import { createLogger } from '../log/logger';
-import { cashOutRow, createCashOutWorld } from './support/cashout-fixture';
-import { startTestWorker, testClient, uniqueTaskQueue } from './support/temporal-client';
+import { cashOutRow, withCashOutWorld } from './support/cashout-fixture';
 
 test('config: file, then environment (which wins), secrets from *_FILE; defaults applied', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'satm-config-'));
@@ -74,13 +71,7 @@ function textOf(value: unknown): string {
 }
 
 test('no LNbits key in a cash-out workflow history, its search attributes or its status query', async () => {
-  const taskQueue = uniqueTaskQueue('secrets');
-  const world = await createCashOutWorld({ taskQueue, clients: 2 });
-  const { client, close } = await testClient();
-  const log = createLogger({ level: 'silent' });
-  const lnbits = createLnbitsClient({ url: world.config.lnbits.url });
-  const worker = await startTestWorker({ taskQueue, activities: createCashOutActivities({ config: world.config, pool: world.db.pool, log, lnbits }) });
-  try {
+  await withCashOutWorld({ taskQueuePrefix: 'secrets', clients: 2 }, async ({ world, client }) => {
     const row = cashOutRow();
     assert.equal(await startCashOut(client, world.config, row), 'started');
     const handle = client.workflow.getHandle(cashOutWorkflowId(row.id));
@@ -95,9 +86,5 @@ test('no LNbits key in a cash-out workflow history, its search attributes or its
     assert.ok(keys.length >= 8);
     for (const k of keys) assert.ok(!everything.includes(k), 'a key appears in the workflow');
     assert.ok(!everything.includes(world.config.encryptionKey!), 'the encryption key appears');
-  } finally {
-    await worker.stop();
-    await close();
-    await world.close();
-  }
+  });
 });

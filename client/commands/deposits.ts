@@ -4,15 +4,40 @@
  * Confirming credits the balance once and stamps confirmed_at once (adapters/ledger/deposits.ts).
  */
 import type { Command } from 'commander';
+import type pg from 'pg';
 import { z } from 'zod';
 import { addDeposit, cancelDeposit, confirmDeposit, getClient } from '../../adapters/ledger';
 import { recordOperatorEvent } from '../../adapters/ledger/operator-control';
 import { formatFiat, parseArgs, parseFiatAmount, positiveIntArg, uuidArg } from '../args';
-import { withContext } from '../context';
+import { type Context, withContext } from '../context';
 import { listDeposits } from '../ledger-views';
 import { print, table } from '../output';
 
 const STATUSES = ['pending', 'confirmed', 'cancelled'] as const;
+
+/** Confirms a deposit and, when that credited the balance (not when it was confirmed already), records who did. */
+async function confirmAndRecord(pool: pg.Pool, actor: string, depositId: string) {
+  const r = await confirmDeposit(pool, depositId);
+  if (r.change) await recordOperatorEvent(pool, actor, 'deposit-confirmed', { depositId, clientId: r.deposit.clientId, amountFiatMinor: r.deposit.amount });
+  return r;
+}
+
+/** `deposits <name> <deposit>`: an operator action on one deposit (`run` gets its validated id and the actor). */
+function depositAction(
+  deposits: Command,
+  name: string,
+  description: string,
+  run: (ctx: Context, depositId: string, actor: string, json: boolean) => Promise<void>,
+): void {
+  deposits
+    .command(`${name} <deposit>`)
+    .description(description)
+    .option('--actor <name>', 'who (default: the OS user)')
+    .option('--json', 'print JSON')
+    .action((id: string, o: { actor?: string; json?: boolean }) =>
+      withContext((ctx) => run(ctx, parseArgs(uuidArg('<deposit>'), id), ctx.actor(o.actor), Boolean(o.json))),
+    );
+}
 
 export function registerDeposits(program: Command): void {
   const deposits = program.command('deposits').description("clients' cash deposits");
@@ -35,10 +60,9 @@ export function registerDeposits(program: Command): void {
         await recordOperatorEvent(pool, actor, 'deposit-added', { depositId: deposit.id, clientId, amountFiatMinor: deposit.amount });
         let balanceAfter: number | null = null;
         if (o.confirm) {
-          const r = await confirmDeposit(pool, deposit.id);
+          const r = await confirmAndRecord(pool, actor, deposit.id);
           deposit = r.deposit;
           balanceAfter = r.change?.after ?? null;
-          await recordOperatorEvent(pool, actor, 'deposit-confirmed', { depositId: deposit.id, clientId, amountFiatMinor: deposit.amount });
         }
         const d = ctx.config.lamassu.fiatDecimals;
         print(Boolean(o.json), { ...deposit, amountFiatMinor: deposit.amount, balanceAfterFiatMinor: balanceAfter }, () =>
@@ -47,38 +71,20 @@ export function registerDeposits(program: Command): void {
       }),
     );
 
-  deposits
-    .command('confirm <deposit>')
-    .description("confirm a pending deposit: credits the client's balance (once; confirming again changes nothing)")
-    .option('--actor <name>', 'who (default: the OS user)')
-    .option('--json', 'print JSON')
-    .action((id: string, o: { actor?: string; json?: boolean }) =>
-      withContext(async (ctx) => {
-        const depositId = parseArgs(uuidArg('<deposit>'), id);
-        const pool = ctx.pool();
-        const { deposit, change } = await confirmDeposit(pool, depositId);
-        if (change) await recordOperatorEvent(pool, ctx.actor(o.actor), 'deposit-confirmed', { depositId, clientId: deposit.clientId, amountFiatMinor: deposit.amount });
-        const d = ctx.config.lamassu.fiatDecimals;
-        print(Boolean(o.json), { ...deposit, amountFiatMinor: deposit.amount, alreadyConfirmed: change === null, balanceAfterFiatMinor: change?.after ?? null }, () =>
-          change ? `deposit ${depositId} confirmed; balance ${formatFiat(change.before, d)} → ${formatFiat(change.after, d)}` : `deposit ${depositId} was already confirmed at ${deposit.confirmedAt}`,
-        );
-      }),
+  depositAction(deposits, 'confirm', "confirm a pending deposit: credits the client's balance (once; confirming again changes nothing)", async (ctx, depositId, actor, json) => {
+    const { deposit, change } = await confirmAndRecord(ctx.pool(), actor, depositId);
+    const d = ctx.config.lamassu.fiatDecimals;
+    print(json, { ...deposit, amountFiatMinor: deposit.amount, alreadyConfirmed: change === null, balanceAfterFiatMinor: change?.after ?? null }, () =>
+      change ? `deposit ${depositId} confirmed; balance ${formatFiat(change.before, d)} → ${formatFiat(change.after, d)}` : `deposit ${depositId} was already confirmed at ${deposit.confirmedAt}`,
     );
+  });
 
-  deposits
-    .command('cancel <deposit>')
-    .description('cancel a pending deposit (a confirmed one is corrected with `satmachine adjust`)')
-    .option('--actor <name>', 'who (default: the OS user)')
-    .option('--json', 'print JSON')
-    .action((id: string, o: { actor?: string; json?: boolean }) =>
-      withContext(async (ctx) => {
-        const depositId = parseArgs(uuidArg('<deposit>'), id);
-        const pool = ctx.pool();
-        const deposit = await cancelDeposit(pool, depositId);
-        await recordOperatorEvent(pool, ctx.actor(o.actor), 'deposit-cancelled', { depositId, clientId: deposit.clientId });
-        print(Boolean(o.json), { ...deposit, amountFiatMinor: deposit.amount }, () => `deposit ${depositId} cancelled`);
-      }),
-    );
+  depositAction(deposits, 'cancel', 'cancel a pending deposit (a confirmed one is corrected with `satmachine adjust`)', async (ctx, depositId, actor, json) => {
+    const pool = ctx.pool();
+    const deposit = await cancelDeposit(pool, depositId);
+    await recordOperatorEvent(pool, actor, 'deposit-cancelled', { depositId, clientId: deposit.clientId });
+    print(json, { ...deposit, amountFiatMinor: deposit.amount }, () => `deposit ${depositId} cancelled`);
+  });
 
   deposits
     .command('list')

@@ -61,16 +61,40 @@ export function formatPoller(v: PollerView): string {
   ]);
 }
 
-/** Audit row in the ledger; a ledger that is not configured or unreachable is reported, not fatal. */
+/** Audit row in the ledger; a ledger that is not configured or unreachable is a warning (returned), not fatal. */
 async function audit(ctx: Context, actor: string, action: string, details: Record<string, unknown>): Promise<string | null> {
-  if (!ctx.config.databaseUrl) return 'not recorded: no ledger configured';
-  try {
-    await recordOperatorEvent(ctx.pool(), actor, action, details);
-    return null;
-  } catch (err) {
-    return `not recorded in operator_events: ${messageOf(err)}`;
+  let auditError: string | null = null;
+  if (!ctx.config.databaseUrl) auditError = 'not recorded: no ledger configured';
+  else {
+    try {
+      await recordOperatorEvent(ctx.pool(), actor, action, details);
+    } catch (err) {
+      auditError = `not recorded in operator_events: ${messageOf(err)}`;
+    }
   }
+  if (auditError) progress(`warning: ${auditError}`);
+  return auditError;
 }
+
+/** `poller pause` and `poller resume` differ only in the signal sent, the event recorded and the answer. */
+const PAUSE_RESUME = [
+  {
+    name: 'pause',
+    description: 'stop starting new cash-outs (running ones finish); see also `emergency stop`',
+    event: 'poller-paused',
+    signal: (client: Client, by: string, reason: string | undefined, workflowId: string) => pausePoller(client, reason, { by, workflowId }),
+    answer: (actor: string, reason: string | null, auditError: string | null) => ({ paused: true, actor, reason, auditError }),
+    text: (actor: string) => `poller paused by ${actor}`,
+  },
+  {
+    name: 'resume',
+    description: 'resume polling (polls at once)',
+    event: 'poller-resumed',
+    signal: (client: Client, by: string, _reason: string | undefined, workflowId: string) => resumePoller(client, { by, workflowId }),
+    answer: (actor: string, _reason: string | null, auditError: string | null) => ({ paused: false, actor, auditError }),
+    text: (actor: string) => `poller resumed by ${actor}`,
+  },
+];
 
 export function registerPoller(program: Command): void {
   program
@@ -91,10 +115,7 @@ export function registerPoller(program: Command): void {
         await pollNow(client, { workflowId: ctx.pollerWorkflowId, limit });
         const paused = before.status?.paused ?? false;
         const actor = ctx.actor(o.actor);
-        if (limit !== undefined) {
-          const auditError = await audit(ctx, actor, 'poll-now-limited', { limit, pollerPaused: paused });
-          if (auditError) progress(`warning: ${auditError}`);
-        }
+        if (limit !== undefined) await audit(ctx, actor, 'poll-now-limited', { limit, pollerPaused: paused });
         print(Boolean(o.json), { requested: true, limit: limit ?? null, paused, workflowId: before.workflowId }, () =>
           limit !== undefined
             ? `poll requested: at most ${limit} cash-out(s) will start${paused ? ' (the poller stays paused afterwards)' : ''}; \`satmachine poller status\` shows the result`
@@ -129,35 +150,21 @@ export function registerPoller(program: Command): void {
       }),
     );
 
-  poller
-    .command('pause')
-    .description('stop starting new cash-outs (running ones finish); see also `emergency stop`')
-    .option('--reason <text>', 'why (recorded)')
-    .option('--actor <name>', 'who (default: the OS user)')
-    .option('--json', 'print JSON')
-    .action((o: { reason?: string; actor?: string; json?: boolean }) =>
-      withContext(async (ctx) => {
-        const actor = ctx.actor(o.actor);
-        await pausePoller(await ctx.temporal(), o.reason, { by: actor, workflowId: ctx.pollerWorkflowId });
-        const auditError = await audit(ctx, actor, 'poller-paused', { reason: o.reason ?? null });
-        if (auditError) progress(`warning: ${auditError}`);
-        print(Boolean(o.json), { paused: true, actor, reason: o.reason ?? null, auditError }, () => `poller paused by ${actor}`);
-      }),
-    );
-
-  poller
-    .command('resume')
-    .description('resume polling (polls at once)')
-    .option('--reason <text>', 'why (recorded)')
-    .option('--actor <name>', 'who (default: the OS user)')
-    .option('--json', 'print JSON')
-    .action((o: { reason?: string; actor?: string; json?: boolean }) =>
-      withContext(async (ctx) => {
-        const actor = ctx.actor(o.actor);
-        await resumePoller(await ctx.temporal(), { by: actor, workflowId: ctx.pollerWorkflowId });
-        const auditError = await audit(ctx, actor, 'poller-resumed', { reason: o.reason ?? null });
-        if (auditError) progress(`warning: ${auditError}`);
-        print(Boolean(o.json), { paused: false, actor, auditError }, () => `poller resumed by ${actor}`);
-      }),
-    );
+  for (const c of PAUSE_RESUME) {
+    poller
+      .command(c.name)
+      .description(c.description)
+      .option('--reason <text>', 'why (recorded)')
+      .option('--actor <name>', 'who (default: the OS user)')
+      .option('--json', 'print JSON')
+      .action((o: { reason?: string; actor?: string; json?: boolean }) =>
+        withContext(async (ctx) => {
+          const actor = ctx.actor(o.actor);
+          await c.signal(await ctx.temporal(), actor, o.reason, ctx.pollerWorkflowId);
+          const reason = o.reason ?? null;
+          const auditError = await audit(ctx, actor, c.event, { reason });
+          print(Boolean(o.json), c.answer(actor, reason, auditError), () => c.text(actor));
+        }),
+      );
+  }
 }

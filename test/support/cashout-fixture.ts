@@ -5,16 +5,20 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Client } from '@temporalio/client';
+import { createCashOutActivities } from '../../activities/cashout';
 import { createClient, addDeposit, confirmDeposit, listPayments } from '../../adapters/ledger';
 import { createLnbitsClient } from '../../adapters/lnbits/client';
 import { loadConfig } from '../../config';
 import type { Config, ConfigInput } from '../../config/schema';
 import type { LamassuCashOut } from '../../domain/lamassu-row';
 import { fiatMinor } from '../../domain/money';
+import { createLogger } from '../../log/logger';
 import { cashOutStatusQuery, type CashOutState } from '../../workflows/cashout';
 import { createLedgerDatabase } from './ledger-db';
 import { balanceSats, createWallet, type TestWallet } from './lnbits';
+import { startFaultProxy, type FaultProxy } from './lnbits-fault-proxy';
 import { getStack } from './stack';
+import { startTestWorker, testClient, uniqueTaskQueue } from './temporal-client';
 
 export const ENCRYPTION_KEY = 'x'.repeat(32);
 
@@ -87,6 +91,56 @@ export async function createCashOutWorld(opts: {
     },
   });
   return { db, clients, source, commission, config, taskQueue: opts.taskQueue, close: () => db.drop() };
+}
+
+export interface CashOutWorldOptions {
+  /** Prefix of the world's unique task queue (one per test file). */
+  taskQueuePrefix: string;
+  clients?: number;
+  sourceSats?: number;
+  overrides?: ConfigInput;
+  /** Put a fault proxy in front of LNbits: the world's config (and so the worker) talks to LNbits through it. */
+  faultProxy?: boolean;
+  /** Run the cash-out activities in an in-process worker (default); false when the test runs its own worker process. */
+  worker?: boolean;
+}
+export interface CashOutContext {
+  world: CashOutWorld;
+  client: Client;
+  proxy?: FaultProxy;
+}
+
+/**
+ * Runs `fn` in a fresh cash-out world with a Temporal client and (unless `worker: false`) a worker on the
+ * world's task queue; everything is stopped and the ledger dropped afterwards, whatever `fn` did.
+ */
+export async function withCashOutWorld(opts: CashOutWorldOptions & { faultProxy: true }, fn: (ctx: CashOutContext & { proxy: FaultProxy }) => Promise<void>): Promise<void>;
+export async function withCashOutWorld(opts: CashOutWorldOptions, fn: (ctx: CashOutContext) => Promise<void>): Promise<void>;
+export async function withCashOutWorld(
+  opts: CashOutWorldOptions,
+  fn: ((ctx: CashOutContext & { proxy: FaultProxy }) => Promise<void>) | ((ctx: CashOutContext) => Promise<void>),
+): Promise<void> {
+  const { taskQueuePrefix, faultProxy, worker: inProcessWorker = true, ...worldOpts } = opts;
+  const cleanup: Array<() => Promise<void>> = [];
+  try {
+    const proxy = faultProxy ? await startFaultProxy(getStack().lnbits.url) : undefined;
+    if (proxy) cleanup.unshift(() => proxy.close());
+    const taskQueue = uniqueTaskQueue(taskQueuePrefix);
+    const world = await createCashOutWorld({ taskQueue, lnbitsUrl: proxy?.url, ...worldOpts });
+    cleanup.push(() => world.close());
+    const { client, close } = await testClient();
+    cleanup.unshift(close);
+    if (inProcessWorker) {
+      const log = createLogger({ level: process.env.LOG_LEVEL ?? 'silent', name: taskQueuePrefix });
+      const worker = await startTestWorker({ taskQueue, activities: createCashOutActivities({ config: world.config, pool: world.db.pool, log }) });
+      cleanup.unshift(worker.stop);
+    }
+    // The overloads guarantee `proxy` is set whenever `fn` expects it.
+    await (fn as (ctx: CashOutContext) => Promise<void>)({ world, client, proxy });
+  } finally {
+    // Worker, client, proxy, then the ledger: nothing may still be paying when the world goes away.
+    for (const step of cleanup) await step();
+  }
 }
 
 /** A qualifying Lamassu cash-out confirmed now (after the deposits): 512 400 sats for 4000 GTQ at 5.5 %. */

@@ -10,6 +10,9 @@ import path from 'node:path';
 import { main } from '../../client/cli';
 import { repoRoot } from '../../config/load';
 import type { Config, ConfigInput } from '../../config/schema';
+import { createLedgerDatabase } from './ledger-db';
+import { createWallet, type TestWallet } from './lnbits';
+import { getStack } from './stack';
 
 export interface CliResult {
   code: number;
@@ -25,6 +28,42 @@ export function cliEnvFor(config: Config | ConfigInput, extra: Record<string, st
   const file = path.join(dir, 'config.json');
   writeFileSync(file, JSON.stringify(config), { mode: 0o600 });
   return { SATMACHINE_CONFIG: file, PATH: process.env.PATH ?? '', ...extra };
+}
+
+export interface CliLedgerWorld {
+  db: Awaited<ReturnType<typeof createLedgerDatabase>>;
+  source: TestWallet;
+  commission: TestWallet;
+  /** The ledger and the LNbits wallets; Temporal on a closed port, to show how the Temporal parts degrade. */
+  config: ConfigInput;
+}
+
+/** A migrated ledger, a funded source wallet and a commission wallet, and a config for CLI runs without Temporal. */
+export async function createCliLedgerWorld(opts: {
+  dbPrefix: string;
+  taskQueue: string;
+  sourceSats: number;
+  encryptionKey: string;
+  lamassu: ConfigInput['lamassu'];
+}): Promise<CliLedgerWorld> {
+  const { lnbits } = getStack();
+  const db = await createLedgerDatabase(opts.dbPrefix);
+  const [source, commission] = await Promise.all([
+    createWallet(lnbits.url, lnbits.superuserToken, { name: 'source', fundSats: opts.sourceSats }),
+    createWallet(lnbits.url, lnbits.superuserToken, { name: 'commission' }),
+  ]);
+  const config: ConfigInput = {
+    databaseUrl: db.url,
+    temporal: { address: '127.0.0.1:1', namespace: 'default', taskQueue: opts.taskQueue },
+    lnbits: {
+      url: lnbits.url,
+      source: { id: source.id, adminKey: source.adminKey, invoiceKey: source.invoiceKey },
+      commission: { id: commission.id, invoiceKey: commission.invoiceKey },
+    },
+    encryptionKey: opts.encryptionKey,
+    lamassu: opts.lamassu,
+  };
+  return { db, source, commission, config };
 }
 
 function result(code: number, stdout: string, stderr: string): CliResult {

@@ -71,6 +71,15 @@ function checkColumns(names: string[]): void {
   if (bad.length) throw new Error(`unknown cash_out_txs column(s): ${bad.join(', ')}`);
 }
 
+/** Inserts `qualifyingCashOut()` with `overrides` applied into any simulated Lamassu database (a test's, the sandbox's); returns its id. */
+export async function insertCashOut(pool: pg.Pool, overrides: Partial<CashOutColumns> = {}): Promise<string> {
+  const row = { ...qualifyingCashOut(), ...overrides };
+  const names = Object.keys(row);
+  checkColumns(names);
+  await pool.query(`INSERT INTO cash_out_txs (${names.join(', ')}) VALUES (${names.map((_, i) => `$${i + 1}`).join(', ')})`, Object.values(row));
+  return row.id;
+}
+
 export interface LamassuTestDatabase {
   url: string;
   pool: pg.Pool;
@@ -88,16 +97,7 @@ export async function createLamassuDatabase(prefix = 'lamassu'): Promise<Lamassu
   return {
     url: db.url,
     pool,
-    async insertCashOut(overrides = {}) {
-      const row = { ...qualifyingCashOut(), ...overrides };
-      const names = Object.keys(row);
-      checkColumns(names);
-      await pool.query(
-        `INSERT INTO cash_out_txs (${names.join(', ')}) VALUES (${names.map((_, i) => `$${i + 1}`).join(', ')})`,
-        Object.values(row),
-      );
-      return row.id;
-    },
+    insertCashOut: (overrides) => insertCashOut(pool, overrides),
     async updateCashOut(id, changes) {
       const names = Object.keys(changes);
       checkColumns(names);

