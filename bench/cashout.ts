@@ -34,16 +34,11 @@ import { startPostgres } from '../test/support/postgres';
 import { logTail, sleep, spawnGroup } from '../test/support/process-group';
 import type { TestStack } from '../test/support/stack';
 import { startTestWorker, testClient, uniqueTaskQueue } from '../test/support/temporal-client';
+import { intArg, machine } from './common';
 
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : def;
-  if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`--${name}: expected a positive integer`);
-  return v;
-}
 
-const SEQUENTIAL = arg('sequential', 20);
-const CONCURRENT = arg('concurrent', 50);
+const SEQUENTIAL = intArg('sequential', 20);
+const CONCURRENT = intArg('concurrent', 50);
 const CLIENTS = 5;
 const WARMUP = 1;
 const TOTAL = WARMUP + SEQUENTIAL + CONCURRENT;
@@ -384,7 +379,6 @@ async function main(): Promise<void> {
 
     const verification = await verify(world, lamassuIds, sourceBeforeSats);
 
-    const cpus = os.cpus();
     const pgVersion = (await world.db.pool.query('SHOW server_version')).rows[0].server_version as string;
     const temporalVersion = /temporal version (\S+)/.exec(execFileSync(toolPaths().temporalCli, ['--version'], { encoding: 'utf8' }))?.[1] ?? 'unknown';
     const lnbitsSite = path.join(path.dirname(path.dirname(toolPaths().lnbits)), 'lib');
@@ -393,7 +387,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify({
       benchmark: 'cashout-pipeline',
       machine: {
-        cpus: cpus.length, cpuModel: cpus[0]?.model ?? 'unknown', memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version,
+        ...machine(),
         postgres: `${pgVersion} ${postgres.embedded ? 'embedded' : '(DATABASE_URL)'}`,
         temporal: `CLI ${temporalVersion} dev server`,
         lnbits: `${lnbitsVersion} FakeWallet (SQLite)`,

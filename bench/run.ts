@@ -7,7 +7,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 
 const dir = __dirname;
-const benches = readdirSync(dir).filter((f) => f.endsWith('.ts') && f !== 'run.ts').sort();
+const benches = readdirSync(dir).filter((f) => f.endsWith('.ts') && f !== 'run.ts' && f !== 'common.ts').sort();
 const results: unknown[] = [];
 let failed = 0;
 for (const file of benches) {

@@ -1,0 +1,14 @@
+/** What every benchmark shares: positive-integer flags and the description of the machine it ran on. */
+import os from 'node:os';
+
+export function intArg(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const v = i >= 0 ? Number(process.argv[i + 1]) : def;
+  if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`--${name}: expected a positive integer`);
+  return v;
+}
+
+export function machine(): { cpus: number; cpuModel: string; memGiB: number; node: string } {
+  const cpus = os.cpus();
+  return { cpus: cpus.length, cpuModel: cpus[0]?.model ?? 'unknown', memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version };
+}
