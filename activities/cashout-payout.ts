@@ -14,6 +14,7 @@ import {
   notePaymentAttempt,
   replacePaymentInvoice,
   notePaymentError,
+  payoutsHalted,
   setFundingStatus,
   setPaymentInvoice,
 } from '../adapters/ledger/cashout';
@@ -40,6 +41,9 @@ export interface PayoutView {
   lastError: string | null;
   paymentHash: string | null;
 }
+
+/** A transfer's result: the payout as it now stands, or the operator halt (nothing was sent to LNbits). */
+export type PayOutcome = { payout: PayoutView } | { halted: string };
 
 export const toView = (p: {
   id: string; kind: 'client' | 'commission'; clientId: string | null; amountSats: number; fiatDebit: number;
@@ -149,10 +153,14 @@ export function createPayoutActivities(deps: ActivityDeps, lnbits: LnbitsClient)
     return incoming !== null && !incoming.paid && incoming.status === 'failed';
   }
 
-  async function transfer(paymentId: string): Promise<PayoutView> {
+  async function transfer(paymentId: string): Promise<PayoutView | { halted: string }> {
     let p = await getPayoutRow(pool, paymentId);
     if (p.status === 'completed') return toView(p);
     if (p.status !== 'pending') throw new LedgerStateError(`payment ${paymentId} is ${p.status}: reserve it again before paying`, 'status');
+    // The operator's halt (`satmachine emergency stop`) is checked here, in the same attempt as the transfer:
+    // no separate round trip per payout, and nothing reaches LNbits once the halt is on.
+    const halt = await payoutsHalted(pool);
+    if (halt.halted) return { halted: halt.reason ?? 'payouts halted' };
     const payer = sourceAdminKey(deps);
     await notePaymentAttempt(pool, paymentId);
 
@@ -190,10 +198,11 @@ export function createPayoutActivities(deps: ActivityDeps, lnbits: LnbitsClient)
      * Pay one payout row, idempotently (see the module comment). Completed → returns at once. Business
      * failures (LnbitsAuthError, LnbitsInsufficientBalanceError, PayoutRejectedError, …) are non-retryable.
      */
-    async payPayment(paymentId: string): Promise<PayoutView> {
+    async payPayment(paymentId: string): Promise<PayOutcome> {
       return withHeartbeat(async () => {
         try {
-          return await transfer(paymentId);
+          const r = await transfer(paymentId);
+          return 'halted' in r ? r : { payout: r };
         } catch (err) {
           await notePaymentError(pool, paymentId, message(err)).catch(() => undefined);
           log.warn({ paymentId, err: message(err) }, 'payout attempt failed');

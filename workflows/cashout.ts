@@ -3,7 +3,8 @@
  *
  * Steps: record (a ledger row owned by another run → `duplicate`, nothing moves) → commission split →
  * balance snapshot + allocation → [funding (superuser-credit mode) → halt wait → pre-flight → reserve →
- * transfers (bounded concurrency, halt checked before each) → commission transfer] → complete.
+ * transfers (bounded concurrency; each transfer checks the halt itself and, when halted, sends nothing and
+ * the lane waits) → commission transfer] → complete.
  *
  * Any failure in the bracketed payout stage runs the registered compensations (registered BEFORE the step
  * they undo: not-completed payouts → failed, debits restored), marks the transaction needs_attention,
@@ -196,9 +197,17 @@ export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResul
     const lane = async () => {
       while (next < ids.length) {
         const id = ids[next++]!;
-        await waitWhileHalted();
         try {
-          merge([await transfers.payPayment(id)]);
+          // The transfer itself checks the operator halt; when halted it sends nothing, and the lane waits
+          // for the halt to lift, then tries the same payout again.
+          for (;;) {
+            const r = await transfers.payPayment(id);
+            if ('payout' in r) {
+              merge([r.payout]);
+              break;
+            }
+            await waitWhileHalted();
+          }
         } catch (err) {
           if (!(err instanceof ActivityFailure)) throw err;
           failures.push(`${id}: ${describe(err)}`);
