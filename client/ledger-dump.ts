@@ -10,6 +10,7 @@ import { finished } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import type pg from 'pg';
 import { stringify } from 'csv-stringify';
+import { withTransaction } from '../adapters/ledger/db';
 
 const BATCH_ROWS = 500;
 const SCHEMA = 'satoshimachine';
@@ -49,19 +50,8 @@ export async function tableSelect(c: pg.PoolClient, table: string, exclude: read
 }
 
 /** Runs `fn` in one consistent, read-only snapshot of the ledger. */
-export async function inSnapshot<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-  const c = await pool.connect();
-  try {
-    await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const out = await fn(c);
-    await c.query('COMMIT');
-    return out;
-  } catch (err) {
-    await c.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    c.release();
-  }
+export function inSnapshot<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  return withTransaction(pool, fn, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
 }
 
 /** Feeds the rows of `sql` to `onBatch` BATCH_ROWS at a time through a cursor (inside the snapshot). */

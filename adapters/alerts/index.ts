@@ -9,6 +9,7 @@ import type { Logger } from '../../log/logger';
 import { sendEmail } from './email';
 import { type AlertSeverity, SEVERITY_RANK } from './severity';
 import { sendWebhook, webhookPayload } from './webhook';
+import { withTransaction } from '../ledger/db';
 
 export { DEFAULT_SEVERITIES, SEVERITY_RANK, severityFor, type AlertSeverity, type KnownAlertKind } from './severity';
 
@@ -97,10 +98,7 @@ async function deliver(deps: AlertDeps, a: AlertRecord): Promise<{ delivered: bo
  */
 export async function raiseAlert(deps: AlertDeps, alert: AlertInput): Promise<{ raised: boolean; id?: string }> {
   const severity = deps.config.alerts.severities[alert.kind] ?? alert.severity;
-  const c = await deps.pool.connect();
-  let row: { id: string; at: Date } | undefined;
-  try {
-    await c.query('BEGIN');
+  const row = await withTransaction(deps.pool, async (c) => {
     // Serialises raisers of one dedup key, so two concurrent raisers cannot both pass NOT EXISTS.
     await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 7000))', [alert.dedupKey]);
     const { rows } = await c.query<{ id: string; at: Date }>(
@@ -112,14 +110,8 @@ export async function raiseAlert(deps: AlertDeps, alert: AlertInput): Promise<{ 
        RETURNING id::text, created_at AS at`,
       [severity, alert.kind, alert.dedupKey, alert.message, JSON.stringify(alert.details ?? {}), alert.quietPeriodMinutes ?? deps.config.alerts.quietPeriodMinutes],
     );
-    await c.query('COMMIT');
-    row = rows[0];
-  } catch (err) {
-    await c.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    c.release();
-  }
+    return rows[0];
+  });
   if (!row) return { raised: false };
   const level = severity === 'critical' || severity === 'high' ? 'error' : severity === 'medium' ? 'warn' : 'info';
   deps.log[level]({ alert: { ...alert, severity, id: row.id } }, `ALERT ${severity}: ${alert.message}`);

@@ -6,11 +6,14 @@ import { type FiatMinor, type Sats, fiatMinor, sats } from '../../domain/money';
 /** Pool or an already-checked-out client: read-only helpers accept either. */
 export type Queryable = pg.Pool | pg.PoolClient;
 
-/** Run `fn` in one database transaction (READ COMMITTED + explicit row locks), rolling back on any error. */
-export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+/**
+ * Run `fn` in one database transaction, rolling back on any error. Default READ COMMITTED with explicit row
+ * locks; `begin` chooses another start, e.g. a REPEATABLE READ snapshot for reports and exports.
+ */
+export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
   const client = await pool.connect();
   try {
-    await client.query('BEGIN');
+    await client.query(begin);
     const result = await fn(client);
     await client.query('COMMIT');
     return result;

@@ -7,6 +7,7 @@
  */
 import type pg from 'pg';
 import { findCommissionDiscrepancies } from './verify-commission';
+import { withTransaction } from './db';
 
 export interface LedgerFinding {
   kind: 'balance-mismatch' | 'commission-formula' | 'conservation' | 'payout-over-allocated' | 'payout-missing' | 'deposit-pending-long';
@@ -66,16 +67,14 @@ export async function reconcileLedger(pool: pg.Pool, opts: LedgerReconcileOption
     counts[f.kind] = (counts[f.kind] ?? 0) + 1;
     if (counts[f.kind]! <= cap) findings.push(f);
   };
-  const c = await pool.connect();
   const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
     const t0 = Date.now();
     const out = await fn();
     timings[name] = Date.now() - t0;
     return out;
   };
-  try {
-    // One snapshot for every query below; the snapshot rows are written in the same transaction.
-    await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+  // One snapshot for every query below; the snapshot rows are written in the same transaction.
+  return withTransaction(pool, async (c) => {
     await c.query(`SET LOCAL work_mem = '64MB'`);
 
     // Payments, one pass: per client (debits currently held), per cash-out (the allocation's client and
@@ -220,7 +219,6 @@ export async function reconcileLedger(pool: pg.Pool, opts: LedgerReconcileOption
     const commissionSince = opts.commissionSince
       ? statusRows.rows.reduce((s, r) => s + BigInt(String(r.commission_since)), 0n).toString()
       : null;
-    await c.query('COMMIT');
     return {
       findings,
       counts,
@@ -237,12 +235,7 @@ export async function reconcileLedger(pool: pg.Pool, opts: LedgerReconcileOption
         timingsMs: timings,
       },
     };
-  } catch (err) {
-    await c.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    c.release();
-  }
+  }, 'BEGIN ISOLATION LEVEL REPEATABLE READ');
 }
 
 export interface PayoutToVerify {
