@@ -24,6 +24,8 @@ export interface VerifyTarget {
   source: { id: string; adminKey: string };
   commission: { id: string; invoiceKey: string };
   clients: Array<{ id: string; wallet: { id: string; invoiceKey: string } }>;
+  /** The poller's look-back (config lamassu.lookbackHours): older rows are never read. Default 72. */
+  lookbackHours?: number;
 }
 
 export interface Finding {
@@ -46,7 +48,10 @@ export interface VerifyReport {
 
 const msatToSats = (m: bigint) => Number(m / 1000n);
 
-function qualifies(r: Record<string, unknown>): boolean {
+/** Lamassu's own conditions for a paid-out cash-out (the reader's WHERE), confirmed within the look-back and not in the future. */
+function qualifies(r: Record<string, unknown>, lookbackHours: number): boolean {
+  const at = r.confirmed_at instanceof Date ? r.confirmed_at.getTime() : NaN;
+  if (!(at <= Date.now() && at >= Date.now() - lookbackHours * 3600_000)) return false;
   return r.status === 'confirmed' && r.dispense === true && r.dispense_confirmed === true && r.error === null && r.error_code !== 'operatorCancel' && ['BTC', 'LN'].includes(String(r.crypto_code)) && r.fiat_code === 'GTQ';
 }
 
@@ -148,7 +153,7 @@ export async function verify(t: VerifyTarget): Promise<VerifyReport> {
 
   // ---- Lamassu rows and sats per cash-out
   const lamassuRows = t.lamassu
-    ? (await t.lamassu.query(`SELECT id::text AS id, crypto_atoms::text AS crypto_atoms, status::text AS status, dispense, dispense_confirmed, error, error_code, crypto_code, fiat_code FROM cash_out_txs`)).rows
+    ? (await t.lamassu.query(`SELECT id::text AS id, crypto_atoms::text AS crypto_atoms, status::text AS status, dispense, dispense_confirmed, error, error_code, crypto_code, fiat_code, confirmed_at FROM cash_out_txs`)).rows
     : [];
   const rowsById = new Map(lamassuRows.map((r) => [String(r.id), r]));
   const inScope = (id: string) => !t.lamassuIds || t.lamassuIds.includes(id);
@@ -161,7 +166,8 @@ export async function verify(t: VerifyTarget): Promise<VerifyReport> {
     if (!inScope(id)) continue;
     const row = rowsById.get(id);
     const atoms = BigInt(row ? row.crypto_atoms : tx.crypto_atoms);
-    if (row && BigInt(row.crypto_atoms) !== BigInt(tx.crypto_atoms)) disagreements.push({ lamassuId: id, detail: `ledger crypto_atoms ${tx.crypto_atoms} ≠ Lamassu's ${row.crypto_atoms}` });
+    // A rejected row's ledger copy holds placeholders for the values that failed validation.
+    if (row && tx.status !== 'rejected' && BigInt(row.crypto_atoms) !== BigInt(tx.crypto_atoms)) disagreements.push({ lamassuId: id, detail: `ledger crypto_atoms ${tx.crypto_atoms} ≠ Lamassu's ${row.crypto_atoms}` });
     const clientSats = t.clients.reduce((s, c) => s + (attributed.get(`${id}|${c.id}`)?.sats ?? 0), 0);
     const commissionSats = attributed.get(`${id}|commission`)?.sats ?? 0;
     if (tx.status === 'rejected') {
@@ -183,12 +189,12 @@ export async function verify(t: VerifyTarget): Promise<VerifyReport> {
     }
     if (BigInt(commissionSats) !== BigInt(tx.commission_sats ?? 0)) disagreements.push({ lamassuId: id, detail: `commission received ${commissionSats} sats, ledger commission_sats ${tx.commission_sats}` });
   }
-  const qualifying = lamassuRows.filter((r) => inScope(String(r.id)) && qualifies(r));
+  const qualifying = lamassuRows.filter((r) => inScope(String(r.id)) && qualifies(r, t.lookbackHours ?? 72));
   const notIngested = qualifying.map((r) => String(r.id)).filter((id) => !ledgerIds.has(id));
   // A row that does not qualify (fuzz) must never move money.
   for (const r of lamassuRows) {
     const id = String(r.id);
-    if (!inScope(id) || qualifies(r)) continue;
+    if (!inScope(id) || qualifies(r, t.lookbackHours ?? 72)) continue;
     const paid = [...attributed.values()].filter((a) => a.lamassuId === id).reduce((s, a) => s + a.sats, 0);
     if (paid > 0) doublePayments.push({ lamassuId: id, detail: `non-qualifying Lamassu row paid ${paid} sats` });
   }

@@ -1,0 +1,111 @@
+/**
+ * `npm run chaos [-- --quick] [-- --campaign <name>]`: fault campaigns, each on its own stack on random ports,
+ * each followed by the verifier (chaos/verify.ts). Progress on stderr; one JSON object and a short table on
+ * stdout. Exit 1 when any campaign found a double payment, sats unaccounted or a ledger-vs-LNbits
+ * disagreement (stuck cash-outs are reported, not failed: see docs/chaos.md). Everything started is stopped,
+ * after failures and Ctrl-C too.
+ */
+import os from 'node:os';
+import { machine } from '../bench/common';
+import type { CampaignContext, StackRun } from './campaign';
+import { duplicatesCampaign } from './campaigns/duplicates';
+import { fuzzCampaign } from './campaigns/fuzz';
+import { lnbitsCampaign } from './campaigns/lnbits';
+import { postgresCampaign } from './campaigns/postgres';
+import { temporalCampaign } from './campaigns/temporal';
+import { workerKillCampaign } from './campaigns/worker-kill';
+import { table } from './table';
+
+const CAMPAIGNS: Record<string, (ctx: CampaignContext) => Promise<StackRun[]>> = {
+  'worker-kill': workerKillCampaign,
+  lnbits: lnbitsCampaign,
+  temporal: temporalCampaign,
+  postgres: postgresCampaign,
+  duplicates: duplicatesCampaign,
+  fuzz: fuzzCampaign,
+};
+
+function parseArgs(argv: string[]): { quick: boolean; campaigns: string[] } {
+  let quick = false;
+  const campaigns: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--quick') quick = true;
+    else if (a === '--campaign') {
+      const name = argv[++i];
+      if (!name || !CAMPAIGNS[name]) throw new Error(`--campaign: one of ${Object.keys(CAMPAIGNS).join(', ')}`);
+      campaigns.push(name);
+    } else throw new Error(`unknown argument ${a} (use --quick, --campaign <${Object.keys(CAMPAIGNS).join('|')}>)`);
+  }
+  return { quick, campaigns: campaigns.length ? campaigns : Object.keys(CAMPAIGNS) };
+}
+
+async function main(): Promise<number> {
+  const { quick, campaigns } = parseArgs(process.argv.slice(2));
+  const started = Date.now();
+  const log = (line: string) => process.stderr.write(`[chaos ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
+  // Everything any stack started, newest first: stopped on Ctrl-C / SIGTERM (a campaign stops its own when it ends).
+  const live = new Map<number, [string, () => Promise<void>]>();
+  let seq = 0;
+  let stopping = false;
+  const stopAll = async () => {
+    if (stopping) return;
+    stopping = true;
+    for (const [, [name, stop]] of [...live].reverse()) await stop().catch((err: unknown) => log(`! stopping ${name}: ${(err as Error).message}`));
+  };
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void stopAll().then(() => process.exit(130)));
+  const ctx: CampaignContext = {
+    quick,
+    log,
+    register: (name, stop) => {
+      const id = seq++;
+      let done = false;
+      // Stopped once: by the campaign when it ends, or by stopAll on Ctrl-C.
+      const once = async () => {
+        if (done) return;
+        done = true;
+        live.delete(id);
+        await stop();
+      };
+      live.set(id, [name, once]);
+      return once;
+    },
+  };
+  const load1mStart = os.loadavg()[0]!;
+  const results: Array<{ campaign: string; durationS: number; runs: StackRun[]; error?: string }> = [];
+  try {
+    for (const name of campaigns) {
+      const t0 = Date.now();
+      log(`campaign ${name}${quick ? ' (quick)' : ''}`);
+      try {
+        results.push({ campaign: name, durationS: Math.round((Date.now() - t0) / 1000), runs: await CAMPAIGNS[name]!(ctx) });
+        results[results.length - 1]!.durationS = Math.round((Date.now() - t0) / 1000);
+      } catch (err) {
+        log(`! campaign ${name} failed to run: ${(err as Error).stack ?? String(err)}`);
+        results.push({ campaign: name, durationS: Math.round((Date.now() - t0) / 1000), runs: [], error: (err as Error).message });
+      }
+      log(`campaign ${name} done in ${results[results.length - 1]!.durationS} s`);
+    }
+  } finally {
+    await stopAll();
+  }
+  const failed = results.some((r) => r.runs.some((x) => x.failed));
+  const broken = results.some((r) => r.error);
+  const report = {
+    chaos: quick ? 'quick' : 'full',
+    machine: { ...machine(), loadAvg1m: { atStart: Math.round(load1mStart * 100) / 100, atEnd: Math.round(os.loadavg()[0]! * 100) / 100 } },
+    totalS: Math.round((Date.now() - started) / 1000),
+    campaigns: results,
+    verdict: failed ? 'FAILED: double payments, sats unaccounted or ledger-vs-LNbits disagreements found' : broken ? 'INCOMPLETE: a campaign could not run' : 'ok: no double payment, no sat unaccounted, ledger and LNbits agree',
+  };
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n\n${table(results)}\n${report.verdict}\n`);
+  return failed || broken ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error('[chaos] failed:', err);
+    process.exit(2);
+  },
+);
