@@ -103,9 +103,17 @@ export async function onStack(
 ): Promise<StackRun> {
   const t0 = Date.now();
   const stops: Array<[string, () => Promise<void>]> = [];
-  const stack = await startChaosStack(opts, (name, stop) => void stops.push([name, ctx.register(`${opts.name} ${name}`, stop)])).catch(async (err: unknown) => {
-    for (const [, stop] of stops.reverse()) await stop().catch(() => {});
-    throw err;
+  const start = () =>
+    startChaosStack(opts, (name, stop) => void stops.push([name, ctx.register(`${opts.name} ${name}`, stop)])).catch(async (err: unknown) => {
+      for (const [, stop] of stops.splice(0).reverse()) await stop().catch(() => {});
+      throw err;
+    });
+  // On a shared machine a start can fail for reasons of its own (another user reinstalling .tools/, LNbits'
+  // SQLite busy): one more try before the campaign counts as not run.
+  const stack = await start().catch(async (err: unknown) => {
+    ctx.log(`  ! stack ${opts.name} did not start (${(err as Error).message.split('\n')[0]}); trying once more in 20 s`);
+    await sleep(20_000);
+    return start();
   });
   ctx.log(`  stack ${opts.name} up in ${((Date.now() - t0) / 1000).toFixed(0)} s (${stack.dir})`);
   try {

@@ -12,7 +12,8 @@ import { sleep } from '../test/support/process-group';
 export function plausibleRow(): Partial<CashOutColumns> {
   const fiatWhole = randomInt(100, 1501);
   const ticker = 830_000;
-  const atoms = Math.round(((fiatWhole / ticker) * 1e8) / (1 - 0.055)); // integer sats; the float only picks a size
+  // sats = fiat × 10^8 / ticker / (1 − 0.055), in integers (rounded down)
+  const atoms = (BigInt(fiatWhole) * 100_000_000n * 1000n) / (BigInt(ticker) * 945n);
   const now = new Date();
   return {
     crypto_atoms: String(atoms), received_crypto_atoms: String(atoms), fiat: `${fiatWhole}.00000`, fiat_code: 'GTQ', crypto_code: randomInt(4) === 0 ? 'LN' : 'BTC',

@@ -6,7 +6,8 @@
 import type { CampaignContext, StackRun } from '../campaign';
 import { onStack } from '../campaign';
 import type { ChaosStack, FundingMode } from '../stack';
-import { between, insertRows } from '../workload';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { between, insertRows, waitSettled } from '../workload';
 import { sleep } from '../../test/support/process-group';
 
 /** Waits up to `ms` for LNbits to be asked for one more payment than `before`; whether it was. */
@@ -46,16 +47,36 @@ export async function killWorkerLoop(stack: ChaosStack, o: { cashOuts: number; k
   return { ids, faults };
 }
 
+/**
+ * One stack for both funding modes: the first half of the kills with `prefunded`, then (once those cash-outs
+ * settled) the worker's config switches to `superuser-credit` and the second half runs — the worker is
+ * restarted after every kill anyway, so it picks the new config up like a redeploy would.
+ */
 export async function workerKillCampaign(ctx: CampaignContext): Promise<StackRun[]> {
-  const runs: StackRun[] = [];
-  const cashOuts = ctx.quick ? 4 : 27;
-  const kills = ctx.quick ? 2 : 16;
-  for (const fundingMode of ['prefunded', 'superuser-credit'] as FundingMode[]) {
-    runs.push(
-      await onStack(ctx, { name: `worker-kill-${fundingMode}`, fundingMode, clients: 4, depositMinor: 2_000_000, sourceSats: 60_000_000, settleMs: ctx.quick ? 60_000 : 180_000 }, (stack) =>
-        killWorkerLoop(stack, { cashOuts, kills }, ctx.log),
-      ),
-    );
-  }
-  return runs;
+  const cashOuts = ctx.quick ? 3 : 27; // per funding mode
+  const kills = ctx.quick ? 2 : 32; // in all
+  return [
+    await onStack(ctx, { name: 'worker-kill', fundingMode: 'prefunded', clients: 4, depositMinor: 2_000_000, sourceSats: 40_000_000, settleMs: ctx.quick ? 60_000 : 180_000 }, async (stack) => {
+      const faults: Record<string, number> = {};
+      const ids: string[] = [];
+      const modes: FundingMode[] = ['prefunded', 'superuser-credit'];
+      for (const mode of modes) {
+        if (mode !== stack.config.fundingMode) {
+          const settled = await waitSettled(stack.ledger, ids, ctx.quick ? 45_000 : 120_000);
+          ctx.log(`    ${ids.length} ${stack.config.fundingMode} cash-outs: ${JSON.stringify(settled.byStatus)}; switching the worker to ${mode}`);
+          const input = JSON.parse(readFileSync(stack.configFile, 'utf8')) as Record<string, unknown>;
+          writeFileSync(stack.configFile, JSON.stringify({ ...input, fundingMode: mode }), { mode: 0o600 });
+          stack.config.fundingMode = mode;
+          await stack.workers[0]!.kill();
+          await stack.workers[0]!.start();
+        }
+        const r = await killWorkerLoop(stack, { cashOuts, kills: kills / 2 }, ctx.log);
+        ids.push(...r.ids);
+        for (const [k, n] of Object.entries(r.faults)) faults[`${mode}:${k}`] = n;
+        faults[`${mode}:cashOuts`] = r.ids.length;
+      }
+      faults.workerKills = Object.entries(faults).filter(([k]) => k.endsWith(':workerKills')).reduce((s, [, n]) => s + n, 0);
+      return { ids, faults };
+    }),
+  ];
 }
