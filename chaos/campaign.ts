@@ -37,6 +37,8 @@ export interface Recovery {
   output: string;
   statusAfter: string;
   recovered: boolean;
+  /** The payouts' last errors after the command, when it did not recover the cash-out. */
+  lastErrors: string[];
 }
 
 export interface StackRun {
@@ -90,7 +92,11 @@ async function recover(stack: ChaosStack, id: string, statusBefore: string, wait
     const r = await runBinary(argv, env);
     const statusAfter = r.code === 0 ? await waitStatus(stack, id, (s) => s === 'completed', waitMs) : await ledgerStatus(stack, id);
     const recovered = statusAfter === 'completed';
-    out.push({ lamassuId: id, statusBefore, workflow, row, command: `satmachine ${argv.slice(0, 3).join(' ')}`, exitCode: r.code, output: (r.stdout + r.stderr).trim().slice(0, 300), statusAfter, recovered });
+    const lastErrors = recovered
+      ? []
+      : (await stack.ledger.query(`SELECT p.kind, p.status, p.last_error FROM satoshimachine.payments p JOIN satoshimachine.lamassu_transactions t ON t.id = p.transaction_id
+                                    WHERE t.lamassu_id::text = $1 AND p.status <> 'completed'`, [id])).rows.map((p) => `${p.kind} ${p.status}: ${p.last_error ?? ''}`.slice(0, 200));
+    out.push({ lastErrors, lamassuId: id, statusBefore, workflow, row, command: `satmachine ${argv.slice(0, 3).join(' ')}`, exitCode: r.code, output: (r.stdout + r.stderr).trim().slice(0, 300), statusAfter, recovered });
     if (recovered) break;
   }
   return out;
@@ -123,7 +129,7 @@ export async function onStack(
     stack.proxy.delayPayMs = 0;
     stack.proxy.intercept = null;
     ctx.log(`  faults done ${JSON.stringify(phase.faults)}; waiting for ${phase.ids.length} cash-outs to settle`);
-    const settlement = await waitSettled(stack.ledger, phase.ids, opts.settleMs);
+    const settlement = await waitSettled(stack.ledger, phase.ids, opts.settleMs, { idleMs: ctx.quick ? 20_000 : 45_000, activity: () => stack.proxy.paysForwarded });
     const scope = phase.allIds ?? phase.ids;
     const target = {
       ledger: stack.ledger, lamassu: stack.lamassu, lamassuIds: scope,
@@ -135,7 +141,7 @@ export async function onStack(
     };
     const first = await verify(target);
     const recoveries: Recovery[] = [];
-    for (const s of first.stuck) recoveries.push(...(await recover(stack, s.lamassuId, s.status, opts.recoverWaitMs ?? 45_000)));
+    for (const s of first.stuck) recoveries.push(...(await recover(stack, s.lamassuId, s.status, opts.recoverWaitMs ?? (ctx.quick ? 20_000 : 45_000))));
     // Nothing may move while the final verification reads LNbits and the ledger.
     for (const w of stack.workers) await w.stop();
     const final = await verify(target);

@@ -5,7 +5,8 @@
  * - double payments: a (cash-out, client) or a cash-out's commission paid more than once, a payment hash paid
  *   (incoming or outgoing) more than once, a client wallet receiving a payment no cash-out explains;
  * - sats unaccounted per completed cash-out: Lamassu's crypto_atoms − Σ client payouts LNbits received −
- *   commission LNbits received − unallocated_sats (the ledger's operator share);
+ *   commission LNbits received − unallocated_sats (the ledger's operator share) − payouts the operator cancelled
+ *   (never paid: their sats stay in the source wallet);
  * - ledger vs LNbits: a completed payout LNbits does not show paid (to the right wallet, for its amount), a
  *   payout LNbits paid that the ledger released (failed/cancelled), LNbits' API disagreeing with its database;
  * - stuck: ledger cash-outs not completed/rejected, qualifying Lamassu rows never ingested.
@@ -34,7 +35,7 @@ export interface Finding {
 }
 
 export interface VerifyReport {
-  cashOuts: { lamassuRows: number; qualifying: number; inLedger: number; completed: number; rejected: number; open: number; notIngested: number };
+  cashOuts: { lamassuRows: number; qualifying: number; inLedger: number; completed: number; rejected: number; open: number; notIngested: number; cancelledPayoutSats: number };
   lnbits: { recordsApi: number; recordsDb: number; clientSatsReceived: number; commissionSatsReceived: number; sourceSatsSent: number };
   doublePayments: Finding[];
   satsUnaccounted: Array<Finding & { sats: number }>;
@@ -161,6 +162,7 @@ export async function verify(t: VerifyTarget): Promise<VerifyReport> {
   const stuck: VerifyReport['stuck'] = [];
   let completed = 0;
   let rejected = 0;
+  let cancelledSats = 0;
   for (const tx of txs) {
     const id = String(tx.lamassu_id);
     if (!inScope(id)) continue;
@@ -183,9 +185,13 @@ export async function verify(t: VerifyTarget): Promise<VerifyReport> {
     }
     completed++;
     const unallocated = BigInt(tx.unallocated_sats ?? 0);
-    const left = atoms - BigInt(clientSats) - BigInt(commissionSats) - unallocated;
+    // Payouts the operator cancelled (`tx cancel-failed`): never paid (checked above), their sats stay in the
+    // source wallet and the clients got their fiat back — accounted for, and reported as such.
+    const cancelled = pays.filter((p) => p.lamassu_id === id && p.status === 'cancelled').reduce((s, p) => s + BigInt(p.amount_sats), 0n);
+    cancelledSats += Number(cancelled);
+    const left = atoms - BigInt(clientSats) - BigInt(commissionSats) - unallocated - cancelled;
     if (left !== 0n) {
-      satsUnaccounted.push({ lamassuId: id, sats: Number(left), detail: `crypto_atoms ${atoms} − clients ${clientSats} − commission ${commissionSats} − unallocated ${unallocated} = ${left}` });
+      satsUnaccounted.push({ lamassuId: id, sats: Number(left), detail: `crypto_atoms ${atoms} − clients ${clientSats} − commission ${commissionSats} − unallocated ${unallocated} − cancelled ${cancelled} = ${left}` });
     }
     if (BigInt(commissionSats) !== BigInt(tx.commission_sats ?? 0)) disagreements.push({ lamassuId: id, detail: `commission received ${commissionSats} sats, ledger commission_sats ${tx.commission_sats}` });
   }
@@ -205,7 +211,7 @@ export async function verify(t: VerifyTarget): Promise<VerifyReport> {
       lamassuRows: lamassuRows.filter((r) => inScope(String(r.id))).length,
       qualifying: qualifying.length,
       inLedger: txs.filter((x) => inScope(String(x.lamassu_id))).length,
-      completed, rejected, open: stuck.length, notIngested: notIngested.length,
+      completed, rejected, open: stuck.length, notIngested: notIngested.length, cancelledPayoutSats: cancelledSats,
     },
     lnbits: {
       recordsApi: apiRecords.length,

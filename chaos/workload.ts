@@ -43,14 +43,25 @@ export async function statuses(ledger: pg.Pool, ids: string[]): Promise<Map<stri
 
 const SETTLED = new Set(['completed', 'rejected']);
 
-/** Waits until every id is completed or rejected (or `timeoutMs`); never throws for an unreachable ledger. */
-export async function waitSettled(ledger: pg.Pool, ids: string[], timeoutMs: number, settledIf: (status: string) => boolean = (s) => SETTLED.has(s)): Promise<Settlement> {
+/**
+ * Waits until every id is completed or rejected, or nothing moved (no status change, no payment asked of
+ * LNbits: `activity()`) for `idleMs` while some are stuck, or `timeoutMs`. Never throws for an unreachable ledger.
+ */
+export async function waitSettled(ledger: pg.Pool, ids: string[], timeoutMs: number, opts: { idleMs?: number; activity?: () => number } = {}): Promise<Settlement> {
   const t0 = Date.now();
+  const idleMs = opts.idleMs ?? 30_000;
   let last = new Map<string, string>();
+  let signature = '';
+  let changedAt = Date.now();
   for (;;) {
     last = await statuses(ledger, ids).catch(() => last);
-    const settled = [...last.values()].filter(settledIf).length;
-    if (settled === ids.length || Date.now() - t0 > timeoutMs) {
+    const sig = `${[...last.values()].join(',')}|${opts.activity?.() ?? 0}`;
+    if (sig !== signature) {
+      signature = sig;
+      changedAt = Date.now();
+    }
+    const settled = [...last.values()].filter((s) => SETTLED.has(s)).length;
+    if (settled === ids.length || Date.now() - t0 > timeoutMs || Date.now() - changedAt > idleMs) {
       const byStatus: Record<string, number> = {};
       for (const s of last.values()) byStatus[s] = (byStatus[s] ?? 0) + 1;
       return { byStatus, settled, waitedMs: Date.now() - t0 };

@@ -62,7 +62,7 @@ export async function workerKillCampaign(ctx: CampaignContext): Promise<StackRun
       const modes: FundingMode[] = ['prefunded', 'superuser-credit'];
       for (const mode of modes) {
         if (mode !== stack.config.fundingMode) {
-          const settled = await waitSettled(stack.ledger, ids, ctx.quick ? 45_000 : 120_000);
+          const settled = await waitSettled(stack.ledger, ids, ctx.quick ? 45_000 : 120_000, { idleMs: 20_000, activity: () => stack.proxy.paysForwarded });
           ctx.log(`    ${ids.length} ${stack.config.fundingMode} cash-outs: ${JSON.stringify(settled.byStatus)}; switching the worker to ${mode}`);
           const input = JSON.parse(readFileSync(stack.configFile, 'utf8')) as Record<string, unknown>;
           writeFileSync(stack.configFile, JSON.stringify({ ...input, fundingMode: mode }), { mode: 0o600 });
