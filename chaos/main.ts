@@ -5,6 +5,7 @@
  * disagreement (stuck cash-outs are reported, not failed: see docs/chaos.md). Everything started is stopped,
  * after failures and Ctrl-C too.
  */
+import { appendFileSync } from 'node:fs';
 import os from 'node:os';
 import { machine } from '../bench/common';
 import type { CampaignContext, StackRun } from './campaign';
@@ -84,7 +85,10 @@ async function main(): Promise<number> {
         log(`! campaign ${name} failed to run: ${(err as Error).stack ?? String(err)}`);
         results.push({ campaign: name, durationS: Math.round((Date.now() - t0) / 1000), runs: [], error: (err as Error).message });
       }
-      log(`campaign ${name} done in ${results[results.length - 1]!.durationS} s`);
+      const last = results[results.length - 1]!;
+      log(`campaign ${name} done in ${last.durationS} s\n${table([last])}`);
+      // Each campaign's figures as soon as it ends (a run cut short still leaves them): CHAOS_OUT=<file.jsonl>.
+      if (process.env.CHAOS_OUT) appendFileSync(process.env.CHAOS_OUT, `${JSON.stringify(last)}\n`);
     }
   } finally {
     await stopAll();

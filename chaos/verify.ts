@@ -43,17 +43,23 @@ export interface VerifyReport {
   /** Cash-outs (ledger) not completed or rejected: lamassu id, status, error. */
   stuck: Array<{ lamassuId: string; status: string; error: string | null }>;
   notIngested: string[];
+  /** Rows Lamassu's conditions let through but no real ATM produces (confirmed in the future) that were paid: reported, not failed. */
+  implausiblePaid: Finding[];
   /** The three figures that fail a campaign. */
   failed: boolean;
 }
 
 const msatToSats = (m: bigint) => Number(m / 1000n);
 
-/** Lamassu's own conditions for a paid-out cash-out (the reader's WHERE), confirmed within the look-back and not in the future. */
-function qualifies(r: Record<string, unknown>, lookbackHours: number): boolean {
-  const at = r.confirmed_at instanceof Date ? r.confirmed_at.getTime() : NaN;
-  if (!(at <= Date.now() && at >= Date.now() - lookbackHours * 3600_000)) return false;
+/** Lamassu's own conditions for a paid-out cash-out (the reader's WHERE on the row's columns). */
+function qualifiesByColumns(r: Record<string, unknown>): boolean {
   return r.status === 'confirmed' && r.dispense === true && r.dispense_confirmed === true && r.error === null && r.error_code !== 'operatorCancel' && ['BTC', 'LN'].includes(String(r.crypto_code)) && r.fiat_code === 'GTQ';
+}
+
+/** Confirmed within the poller's look-back and not in the future. */
+function inWindow(r: Record<string, unknown>, lookbackHours: number): boolean {
+  const at = r.confirmed_at instanceof Date ? r.confirmed_at.getTime() : NaN;
+  return at <= Date.now() && at >= Date.now() - lookbackHours * 3600_000;
 }
 
 export async function verify(t: VerifyTarget): Promise<VerifyReport> {
@@ -195,14 +201,18 @@ export async function verify(t: VerifyTarget): Promise<VerifyReport> {
     }
     if (BigInt(commissionSats) !== BigInt(tx.commission_sats ?? 0)) disagreements.push({ lamassuId: id, detail: `commission received ${commissionSats} sats, ledger commission_sats ${tx.commission_sats}` });
   }
-  const qualifying = lamassuRows.filter((r) => inScope(String(r.id)) && qualifies(r, t.lookbackHours ?? 72));
+  const lookback = t.lookbackHours ?? 72;
+  const qualifying = lamassuRows.filter((r) => inScope(String(r.id)) && qualifiesByColumns(r) && inWindow(r, lookback));
   const notIngested = qualifying.map((r) => String(r.id)).filter((id) => !ledgerIds.has(id));
-  // A row that does not qualify (fuzz) must never move money.
+  // A row that does not qualify (fuzz) must never move money; one confirmed in the future is implausible.
+  const implausiblePaid: Finding[] = [];
   for (const r of lamassuRows) {
     const id = String(r.id);
-    if (!inScope(id) || qualifies(r, t.lookbackHours ?? 72)) continue;
+    if (!inScope(id)) continue;
     const paid = [...attributed.values()].filter((a) => a.lamassuId === id).reduce((s, a) => s + a.sats, 0);
-    if (paid > 0) doublePayments.push({ lamassuId: id, detail: `non-qualifying Lamassu row paid ${paid} sats` });
+    if (paid === 0) continue;
+    if (!qualifiesByColumns(r)) doublePayments.push({ lamassuId: id, detail: `non-qualifying Lamassu row paid ${paid} sats` });
+    else if (!((r.confirmed_at as Date).getTime() <= Date.now())) implausiblePaid.push({ lamassuId: id, detail: `row confirmed in the future (${(r.confirmed_at as Date).toISOString()}) paid ${paid} sats` });
   }
 
   const sum = (list: LnbitsRecord[], pred: (r: LnbitsRecord) => boolean) => list.filter(pred).reduce((s, r) => s + msatToSats(r.amountMsat), 0);
@@ -220,7 +230,7 @@ export async function verify(t: VerifyTarget): Promise<VerifyReport> {
       commissionSatsReceived: sum(incoming, (r) => r.walletId === t.commission.id),
       sourceSatsSent: -sum(outgoing, (r) => r.walletId === t.source.id),
     },
-    doublePayments, satsUnaccounted, disagreements, stuck, notIngested,
+    doublePayments, satsUnaccounted, disagreements, stuck, notIngested, implausiblePaid,
     failed: doublePayments.length > 0 || satsUnaccounted.length > 0 || disagreements.length > 0,
   };
   return report;
