@@ -227,7 +227,7 @@ export function startChaosWorker(configFile: string, logFile: string): Restartab
       cwd: repoRoot,
       logFile,
       graceMs: 15_000,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: process.env.LANG ?? 'C.UTF-8', SATMACHINE_WORKER_CONFIG: configFile, LOG_LEVEL: process.env.CHAOS_WORKER_LOG_LEVEL ?? 'info' },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: process.env.LANG ?? 'C.UTF-8', SATMACHINE_WORKER_CONFIG: configFile, SATMACHINE_WORKFLOW_BUNDLE: process.env.SATMACHINE_WORKFLOW_BUNDLE, LOG_LEVEL: process.env.CHAOS_WORKER_LOG_LEVEL ?? 'info' },
     });
   };
   /** Resolves once this run of the worker logged "worker started" (it polls its task queue). */

@@ -5,8 +5,11 @@
  * disagreement (stuck cash-outs are reported, not failed: see docs/chaos.md). Everything started is stopped,
  * after failures and Ctrl-C too.
  */
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { repoRoot } from '../config/load';
 import { machine } from '../bench/common';
 import type { CampaignContext, StackRun } from './campaign';
 import { duplicatesCampaign } from './campaigns/duplicates';
@@ -41,6 +44,11 @@ function parseArgs(argv: string[]): { quick: boolean; campaigns: string[] } {
   return { quick, campaigns: campaigns.length ? campaigns : Object.keys(CAMPAIGNS) };
 }
 
+const quietLogger = {
+  log: () => {}, trace: () => {}, debug: () => {}, info: () => {}, warn: () => {},
+  error: (msg: string, meta?: unknown) => console.error(msg, meta ?? ''),
+};
+
 async function main(): Promise<number> {
   const { quick, campaigns } = parseArgs(process.argv.slice(2));
   const started = Date.now();
@@ -72,6 +80,13 @@ async function main(): Promise<number> {
       return once;
     },
   };
+  // The workflow bundle, built once: every worker process of every campaign starts from it (test/support/worker-process.ts).
+  const bundleDir = mkdtempSync(path.join(os.tmpdir(), 'satmachine-chaos-bundle-'));
+  ctx.register('workflow bundle', async () => rmSync(bundleDir, { recursive: true, force: true }));
+  const bundle = await bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows', 'index.ts'), logger: quietLogger });
+  process.env.SATMACHINE_WORKFLOW_BUNDLE = path.join(bundleDir, 'workflow-bundle.js');
+  writeFileSync(process.env.SATMACHINE_WORKFLOW_BUNDLE, bundle.code);
+  log(`workflow bundle built (${Math.round(bundle.code.length / 1024)} KiB)`);
   const load1mStart = os.loadavg()[0]!;
   const results: Array<{ campaign: string; durationS: number; runs: StackRun[]; error?: string }> = [];
   try {
