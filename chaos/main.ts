@@ -56,12 +56,12 @@ async function main(): Promise<number> {
   // Everything any stack started, newest first: stopped on Ctrl-C / SIGTERM (a campaign stops its own when it ends).
   const live = new Map<number, [string, () => Promise<void>]>();
   let seq = 0;
-  let stopping = false;
-  const stopAll = async () => {
-    if (stopping) return;
-    stopping = true;
-    for (const [, [name, stop]] of [...live].reverse()) await stop().catch((err: unknown) => log(`! stopping ${name}: ${(err as Error).message}`));
-  };
+  // One stop for Ctrl-C and the regular end alike: a second caller waits for the first one to finish.
+  let stopping: Promise<void> | undefined;
+  const stopAll = () =>
+    (stopping ??= (async () => {
+      for (const [, [name, stop]] of [...live].reverse()) await stop().catch((err: unknown) => log(`! stopping ${name}: ${(err as Error).message}`));
+    })());
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void stopAll().then(() => process.exit(130)));
   const ctx: CampaignContext = {
     quick,
