@@ -114,18 +114,57 @@ export function describeZodError(err: z.ZodError, prefix = ''): string {
   return err.issues.map((i) => `${prefix}${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
 }
 
+/** Settings that are not about where money goes: present in every environment (tests, the sandbox's children). */
+const NEUTRAL_ENV = new Set(['LOG_LEVEL']);
+
+/** Deployment variables set in `env` (ENV_MAP names and their `_FILE` forms), sorted. */
+export function deploymentVariables(env: Env): string[] {
+  return Object.keys(ENV_MAP)
+    .flatMap((name) => [name, `${name}_FILE`])
+    .filter((name) => !NEUTRAL_ENV.has(name.replace(/_FILE$/, '')) && env[name] !== undefined && env[name] !== '')
+    .sort();
+}
+
+/** A config written by the sandbox (`.satmachine/config.json`, or config.json in any `.satmachine` folder). */
+export function isSandboxConfig(file: string, sandboxFile = sandboxConfigPath): boolean {
+  const abs = path.resolve(file);
+  return abs === path.resolve(sandboxFile) || path.basename(path.dirname(abs)) === '.satmachine';
+}
+
+/**
+ * The config file to read: `opts.file`, else $SATMACHINE_CONFIG, else the sandbox's file — but the sandbox's file
+ * only when no deployment variable is set (a real deployment never reads it by accident). The sandbox's file
+ * together with deployment variables is refused: its keys and wallets would be mixed into the deployment's.
+ */
+function chooseConfigFile(env: Env, explicit: string | null | undefined, sandboxFile: string): string | undefined {
+  if (explicit === null) return undefined;
+  const deployment = deploymentVariables(env);
+  const file = explicit ?? env.SATMACHINE_CONFIG ?? (deployment.length === 0 && existsSync(sandboxFile) ? sandboxFile : undefined);
+  if (file && deployment.length > 0 && isSandboxConfig(file, sandboxFile)) {
+    throw new ConfigError(
+      `the sandbox's config ${path.relative(process.cwd(), path.resolve(file)) || file} is not mixed with deployment variables (${deployment.join(', ')}): ` +
+        'unset them to use the sandbox, or configure the deployment without the sandbox file (SATMACHINE_CONFIG naming its own file)',
+    );
+  }
+  return file;
+}
+
 export interface LoadOptions {
   env?: Env;
-  /** Config file (JSON or YAML). Default: $SATMACHINE_CONFIG, else .satmachine/config.json when present. */
+  /**
+   * Config file (JSON or YAML). Default: $SATMACHINE_CONFIG, else .satmachine/config.json when present and no
+   * deployment variable is set. null: none.
+   */
   file?: string | null;
   /** Applied last; used by tests and the sandbox. */
   overrides?: ConfigInput;
+  /** Where the sandbox writes its config (tests point it elsewhere). */
+  sandboxFile?: string;
 }
 
 export function loadConfig(opts: LoadOptions = {}): Config {
   const env = opts.env ?? process.env;
-  const file =
-    opts.file === null ? undefined : (opts.file ?? env.SATMACHINE_CONFIG ?? (existsSync(sandboxConfigPath) ? sandboxConfigPath : undefined));
+  const file = chooseConfigFile(env, opts.file, opts.sandboxFile ?? sandboxConfigPath);
   let raw: Record<string, unknown> = file ? fromFile(file) : {};
   raw = deepMerge(raw, fromEnv(env));
   if (opts.overrides) raw = deepMerge(raw, opts.overrides as Record<string, unknown>);
