@@ -16,6 +16,7 @@ import { LnbitsAuthError, LnbitsRejectedError, LnbitsResponseError, LnbitsTransi
 import { createLnbitsClient, type LnbitsClient } from '../adapters/lnbits/client';
 import { redactPaths, type Logger } from '../log/logger';
 import { CliError, EXIT, cliEnv } from './output';
+import { temporalConnectOptions } from '../config/temporal-connection';
 
 export interface Context {
   readonly config: Config;
@@ -64,12 +65,7 @@ export function createContext(config: Config): Context {
       return pool;
     },
     async temporal() {
-      connection ??= Connection.connect({
-        address: config.temporal.address,
-        tls: config.temporal.tls || undefined,
-        apiKey: config.temporal.apiKey,
-        connectTimeout: TEMPORAL_CONNECT_TIMEOUT,
-      });
+      connection ??= Connection.connect({ ...temporalConnectOptions(config.temporal), connectTimeout: TEMPORAL_CONNECT_TIMEOUT });
       try {
         return new Client({ connection: await connection, namespace: config.temporal.namespace });
       } catch (err) {

@@ -8,8 +8,17 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** The repository root (this file lives in <root>/config). */
-export const repoRoot = path.resolve(__dirname, '..');
+/**
+ * The package root: the nearest folder above this file with a package.json. This file lives in <root>/config
+ * when run from source and in <root>/dist/config when built; migrations and temporal-dev.yaml stay at the root.
+ */
+function packageRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) return path.resolve(from, '..');
+  }
+}
+export const repoRoot = packageRoot(path.resolve(__dirname, '..'));
 /** Written by the sandbox (`npm start`) so that `npx satmachine` works against it without flags. */
 export const sandboxConfigPath = path.join(repoRoot, '.satmachine', 'config.json');
 
@@ -23,6 +32,10 @@ const ENV_MAP: Record<string, string> = {
   TEMPORAL_TASK_QUEUE: 'temporal.taskQueue',
   TEMPORAL_TLS: 'temporal.tls',
   TEMPORAL_API_KEY: 'temporal.apiKey',
+  TEMPORAL_TLS_CERT: 'temporal.tlsCert',
+  TEMPORAL_TLS_KEY: 'temporal.tlsKey',
+  TEMPORAL_TLS_CA: 'temporal.tlsCa',
+  TEMPORAL_TLS_SERVER_NAME: 'temporal.tlsServerName',
   LNBITS_URL: 'lnbits.url',
   LNBITS_SOURCE_WALLET_ID: 'lnbits.source.id',
   LNBITS_SOURCE_ADMIN_KEY: 'lnbits.source.adminKey',
@@ -54,6 +67,9 @@ const ENV_MAP: Record<string, string> = {
   RECONCILE_SINCE: 'reconcileSince',
   LOG_LEVEL: 'log.level',
   METRICS_PORT: 'metricsPort',
+  SATMACHINE_HTTP_ADDRESS: 'httpAddress',
+  SATMACHINE_READY_MAX_POLL_AGE_SECONDS: 'readyMaxPollAgeSeconds',
+  SATMACHINE_SHUTDOWN_GRACE_SECONDS: 'shutdownGraceSeconds',
 };
 
 function setPath(target: Record<string, unknown>, dotted: string, value: unknown): void {

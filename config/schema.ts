@@ -12,9 +12,21 @@ export const temporalSchema = z.object({
   address: z.string().min(1).default('127.0.0.1:7233'),
   namespace: z.string().min(1).default('default'),
   taskQueue: z.string().min(1).default('satmachine'),
-  /** Temporal Cloud / TLS deployments. */
+  /** Temporal Cloud / TLS deployments (implied by any of the TLS settings below). */
   tls: z.boolean().default(false),
   apiKey: z.string().min(1).optional(),
+  /**
+   * mTLS to a self-hosted cluster: the client certificate and its key, the CA that signed the server's
+   * certificate (default: the system's CAs) and the name the server's certificate is checked against.
+   * Each as PEM text (TEMPORAL_TLS_CERT …, or TEMPORAL_TLS_CERT_FILE …) or as a path in the config file (…File).
+   */
+  tlsCert: z.string().min(1).optional(),
+  tlsKey: z.string().min(1).optional(),
+  tlsCa: z.string().min(1).optional(),
+  tlsCertFile: z.string().min(1).optional(),
+  tlsKeyFile: z.string().min(1).optional(),
+  tlsCaFile: z.string().min(1).optional(),
+  tlsServerName: z.string().min(1).optional(),
 });
 
 export const lnbitsWalletSchema = z.object({
@@ -112,6 +124,12 @@ export const configSchema = z.object({
   reconcileSince: z.iso.datetime({ offset: true }).optional(),
   log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
   metricsPort: port.optional(),
+  /** The worker's operations endpoint (/healthz, /readyz, /metrics), `host:port`; off when absent. */
+  httpAddress: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port').optional(),
+  /** /readyz is not ready when the poller's last successful poll is older than this (default: 3 poll intervals + 2 min). */
+  readyMaxPollAgeSeconds: positiveInt.optional(),
+  /** On SIGTERM/SIGINT running activities get this long to finish before they are cancelled. */
+  shutdownGraceSeconds: positiveInt.default(60),
 });
 
 export type Config = z.infer<typeof configSchema>;
