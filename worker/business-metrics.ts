@@ -15,7 +15,7 @@ export interface BusinessMetricsDeps {
   onError: (what: string, err: Error) => void;
 }
 
-export function createBusinessMetrics(deps: BusinessMetricsDeps): Registry {
+export function createBusinessMetrics(deps: BusinessMetricsDeps): { contentType: string; metrics: () => Promise<string> } {
   const { pool, client, pollerWorkflowId, onError } = deps;
   const registry = new Registry();
   const ledger = async <R extends pg.QueryResultRow>(sql: string): Promise<R[]> => (await pool.query<R>(sql)).rows;
@@ -64,14 +64,9 @@ export function createBusinessMetrics(deps: BusinessMetricsDeps): Registry {
       });
     },
   });
-  // The poller's view: one query per scrape shared by the three gauges below.
-  let poller: { at: number; value: Promise<Awaited<ReturnType<typeof pollerStatus>> | undefined> } | undefined;
-  const pollerNow = () => {
-    if (!poller || Date.now() - poller.at > 1_000) {
-      poller = { at: Date.now(), value: pollerStatus(client, pollerWorkflowId).catch((err: unknown) => void onError('poller status', err as Error)) };
-    }
-    return poller.value;
-  };
+  // The poller's view: one query per scrape, shared by the three gauges below.
+  let poller: Promise<Awaited<ReturnType<typeof pollerStatus>> | undefined> | undefined;
+  const pollerNow = () => (poller ??= pollerStatus(client, pollerWorkflowId).catch((err: unknown) => void onError('poller status', err as Error)));
   new Gauge({
     name: 'satmachine_poller_last_success_timestamp_seconds', help: 'Unix time of the poller\'s last successful poll (0: none)', registers: [registry],
     async collect() {
@@ -93,5 +88,11 @@ export function createBusinessMetrics(deps: BusinessMetricsDeps): Registry {
       this.set(!s || s.paused ? 1 : 0);
     },
   });
-  return registry;
+  return {
+    contentType: registry.contentType,
+    metrics: async () => {
+      poller = undefined;
+      return registry.metrics();
+    },
+  };
 }
