@@ -38,3 +38,46 @@ export function temporalTls(t: TemporalConfig): TLSConfig | true | undefined {
 export function temporalConnectOptions(t: TemporalConfig): { address: string; tls: TLSConfig | true | undefined; apiKey: string | undefined } {
   return { address: t.address, tls: temporalTls(t), apiKey: t.apiKey };
 }
+
+/**
+ * Why a TLS connection to Temporal fails, in words (gRPC only says "Failed to connect before the deadline"):
+ * one TLS handshake with the same settings, and the server's or our own verdict on it. Undefined when the
+ * handshake succeeds, TLS is off, or the server cannot be reached at all.
+ */
+export async function diagnoseTemporalTls(t: TemporalConfig, timeoutMs = 5_000): Promise<string | undefined> {
+  const settings = temporalTls(t);
+  if (!settings) return undefined;
+  const tls = await import('node:tls');
+  const i = t.address.lastIndexOf(':');
+  const host = t.address.slice(0, i).replace(/^\[(.*)\]$/, '$1');
+  const opts = settings === true ? {} : settings;
+  return new Promise((resolve) => {
+    const socket = tls.connect({
+      host, port: Number(t.address.slice(i + 1)), ALPNProtocols: ['h2'],
+      servername: opts.serverNameOverride ?? (/^[\d.:]+$/.test(host) ? undefined : host),
+      ...(opts.serverRootCACertificate ? { ca: Buffer.from(opts.serverRootCACertificate) } : {}),
+      ...(opts.clientCertPair ? { cert: Buffer.from(opts.clientCertPair.crt), key: Buffer.from(opts.clientCertPair.key) } : {}),
+    });
+    const done = (why: string | undefined) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(why);
+    };
+    const timer = setTimeout(() => done(undefined), timeoutMs);
+    // TLS 1.3: the server judges the client certificate after our side of the handshake; its alert arrives as
+    // an error once we read.
+    socket.once('secureConnect', () => {
+      socket.resume();
+      setTimeout(() => done(undefined), 2_000);
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNREFUSED' || err.code === 'ENOTFOUND' || err.code === 'EHOSTUNREACH') return done(undefined);
+      const alert = /alert ([a-z ]+)/i.exec(err.message)?.[1]?.trim();
+      done(
+        alert
+          ? `the server refused our TLS client certificate (${alert.toLowerCase()}${opts.clientCertPair ? '' : ': none configured, set temporal.tlsCert/tlsKey or TEMPORAL_TLS_CERT(_FILE)/TEMPORAL_TLS_KEY(_FILE)'})`
+          : `TLS handshake failed: ${err.code ?? ''} ${err.message}`.replace(/\s+/g, ' ').trim(),
+      );
+    });
+  });
+}

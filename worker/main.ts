@@ -11,7 +11,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import pg from 'pg';
 import { loadConfig, ConfigError, type Config } from '../config';
-import { temporalConnectOptions } from '../config/temporal-connection';
+import { diagnoseTemporalTls, temporalConnectOptions } from '../config/temporal-connection';
 import { migrateLedger } from '../db/migrate';
 import { POLLER_WORKFLOW_ID } from '../domain/constants';
 import { createLogger, type Logger } from '../log/logger';
@@ -57,7 +57,10 @@ export async function runWorker(config: Config, log: Logger, opts: RunWorkerOpti
   const connectOptions = temporalConnectOptions(config.temporal);
   const closers: Array<[string, () => Promise<unknown>]> = [['ledger pool', () => pool.end()]];
   try {
-    const connection = await NativeConnection.connect(connectOptions);
+    const connection = await NativeConnection.connect(connectOptions).catch(async (err: unknown) => {
+      const tls = await diagnoseTemporalTls(config.temporal).catch(() => undefined);
+      throw tls ? new Error(`Temporal at ${config.temporal.address}: ${tls}`) : err;
+    });
     closers.unshift(['Temporal connection', () => connection.close()]);
     // One LNbits client per process (keys are passed per call, never stored in it).
     const built = createWorkerActivities({ config, pool, log, lnbits: createLnbitsClient({ url: config.lnbits.url, timeoutMs: config.lnbits.requestTimeoutMs }) });
