@@ -68,6 +68,10 @@ export async function diagnoseTemporalTls(t: TemporalConfig, timeoutMs = 5_000):
     // an error once we read.
     socket.once('secureConnect', () => {
       socket.resume();
+      // A server that drops the connection right after the handshake without an alert refused the certificate too.
+      socket.once('end', () =>
+        done(`the server refused our TLS client certificate (it closed the connection after the handshake${opts.clientCertPair ? '; is the certificate issued by the CA the server trusts?' : '; none configured'})`),
+      );
       setTimeout(() => done(undefined), 2_000);
     });
     socket.once('error', (err: NodeJS.ErrnoException) => {
