@@ -18,7 +18,7 @@ test('an internal payment moves both balances by exactly the amount (no fee)', a
 
   const inv = await lnbits.createInvoice(payee.invoiceKey, { amountSats: 1_234, memo: 'smoke', extra: { tag: 'satmachine' } });
   const out = await lnbits.payInvoice(payer.adminKey, inv.bolt11);
-  assert.deepEqual(out, { kind: 'paid', paymentHash: inv.paymentHash, feeMsat: 0n });
+  assert.deepEqual(out, { kind: 'paid', paymentHash: inv.paymentHash, feeMsat: 0n, amountMsat: -1_234_000n });
 
   assert.equal(await balanceSats(url, payer.adminKey), 10_000 - 1_234);
   assert.equal(await balanceSats(url, payee.invoiceKey), 1_234);
@@ -110,4 +110,25 @@ test('a timed-out payment is "unknown" with the timeout as detail', async () => 
     sockets.forEach((s) => s.destroy());
     await new Promise((r) => silent.close(r));
   }
+});
+
+test('paymentRows reads each wallet\'s row of a hash without changing it (an expired pending invoice stays pending)', async () => {
+  const payer = await createWallet(url, superuserToken, { name: 'rows-payer', fundSats: 5_000 });
+  const payee = await createWallet(url, superuserToken, { name: 'rows-payee' });
+  const inv = await lnbits.createInvoice(payee.invoiceKey, { amountSats: 7, memo: 'rows', expirySeconds: 1 });
+  await new Promise((r) => setTimeout(r, 2_500));
+  // Listing an expired pending invoice leaves it pending (GET /api/v1/payments/{hash} would mark it failed).
+  for (let i = 0; i < 2; i++) {
+    const [row] = await lnbits.paymentRows(payee.invoiceKey, inv.paymentHash);
+    assert.deepEqual([row!.status, row!.amountMsat, row!.bolt11, row!.checkingId], ['pending', 7_000n, inv.bolt11, inv.paymentHash]);
+  }
+  assert.deepEqual(await lnbits.paymentRows(payer.adminKey, inv.paymentHash), [], 'another wallet sees no row of it');
+  assert.equal((await lnbits.getPayment(payee.invoiceKey, inv.paymentHash))!.status, 'failed', 'the by-hash look-up is the one that fails it');
+  assert.equal((await lnbits.paymentRows(payee.invoiceKey, inv.paymentHash))[0]!.status, 'failed', 'failed rows are listed too');
+
+  const paid = await lnbits.createInvoice(payee.invoiceKey, { amountSats: 9, memo: 'rows paid' });
+  assert.equal((await lnbits.payInvoice(payer.adminKey, paid.bolt11)).kind, 'paid');
+  const [outRow] = await lnbits.paymentRows(payer.adminKey, paid.paymentHash);
+  const [inRow] = await lnbits.paymentRows(payee.invoiceKey, paid.paymentHash);
+  assert.deepEqual([outRow!.status, outRow!.amountMsat, inRow!.status, inRow!.amountMsat], ['success', -9_000n, 'success', 9_000n]);
 });
