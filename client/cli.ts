@@ -20,6 +20,7 @@ import { registerChecks } from './commands/checks';
 import { registerConnection } from './commands/connection';
 import { registerConfig } from './commands/config';
 import { registerExport } from './commands/export';
+import { registerKeys } from './commands/keys';
 
 export function buildProgram(): Command {
   const program = new Command('satmachine')
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerConnection(program);
   registerConfig(program);
   registerExport(program);
+  registerKeys(program);
   return program;
 }
 

@@ -30,6 +30,8 @@ pip_tool() {
   local stamp="$pkg==$version${*:+ $*}"
   # a change of the constraints file is a change of the pins
   [ "${1:-}" = -c ] && stamp="$stamp $(cksum < "$2" | cut -d' ' -f1)"
+  # the stamp names paths relative to the worktree: worktrees sharing one .tools must agree on it
+  stamp=${stamp//$ROOT/.}
   if [ "$(cat "$venv/.stamp" 2>/dev/null)" = "$stamp" ]; then return 0; fi
   local py; py=$(find_python) || { say "need Python 3.10-3.12 with venv (set SATMACHINE_PYTHON)"; exit 1; }
   say "installing $pkg==$version into .tools/$name (with $($py --version 2>&1))"
