@@ -74,7 +74,8 @@ test('a swapped invoice (another wallet, 3x the amount, JSON amount unchanged) i
               if (up.status !== 201) return undefined;
               const orig = up.json as { amount: number };
               const evil = await direct().createInvoice(attacker.invoiceKey, { amountSats: (orig.amount / 1000) * 3, memo: 'evil' });
-              return { status: 201, json: { ...orig, bolt11: evil.bolt11 } };
+              // A consistent forgery: the attacker's bolt11 and its hash; only the amount gives it away.
+              return { status: 201, json: { ...orig, bolt11: evil.bolt11, payment_hash: evil.paymentHash } };
             },
           }
         : undefined;

@@ -50,6 +50,12 @@ function paymentsPostOut(req: http.IncomingMessage, body: Buffer): boolean | nul
   }
 }
 
+/** Asks LNbits for plain answers: a gzipped one (LNbits compresses large bodies) could not be read and rewritten. */
+function withoutEncoding(headers: http.IncomingHttpHeaders): http.IncomingHttpHeaders {
+  const { 'accept-encoding': _dropped, ...rest } = headers;
+  return rest;
+}
+
 export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
   const target = new URL(targetUrl);
   const sockets = new Set<net.Socket>();
@@ -82,7 +88,7 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
       if (pay) proxy.paysForwarded++;
       const delay = pay ? proxy.delayPayMs : 0;
       const upstream = http.request(
-        { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: { ...req.headers, host: target.host } },
+        { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: { ...withoutEncoding(req.headers), host: target.host } },
         (up) => {
           const chunksOut: Buffer[] = [];
           up.on('data', (c: Buffer) => chunksOut.push(c));
