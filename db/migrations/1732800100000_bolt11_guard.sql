@@ -13,7 +13,7 @@ BEGIN
       RAISE EXCEPTION 'payment % : the bolt11 of an invoice never changes (replace the invoice, with a new hash)', OLD.id USING ERRCODE = 'restrict_violation';
     END IF;
   END IF;
-  IF NEW.payment_hash IS DISTINCT FROM OLD.payment_hash AND NEW.bolt11 IS NOT DISTINCT FROM OLD.bolt11 THEN
+  IF OLD.bolt11 IS NOT NULL AND NEW.payment_hash IS DISTINCT FROM OLD.payment_hash AND NEW.bolt11 IS NOT DISTINCT FROM OLD.bolt11 THEN
     RAISE EXCEPTION 'payment % : a new payment_hash needs its own bolt11', OLD.id USING ERRCODE = 'restrict_violation';
   END IF;
   RETURN NEW;
