@@ -157,7 +157,7 @@ export function createPayoutActivities(deps: ActivityDeps, lnbits: LnbitsClient)
     const created = await newInvoice(p);
     const inv = { ...created, amountSats: p.amountSats };
     if (checkInvoiceText(p.id, inv, Date.now()).expired) throw new Error(`payment ${p.id}: LNbits created an invoice that expires at once; retrying`);
-    const state = incomingState(p.id, inv, await lnbits.paymentRows(recipientKey, inv.paymentHash));
+    const state = incomingState(p.id, inv, await recipientRows(p, recipientKey, inv.paymentHash));
     if (state !== 'pending') throw new PayoutDisagreementError(`payment ${p.id}: the recipient wallet lists the new invoice ${inv.paymentHash} as ${state}`, `the recipient wallet lists the new invoice as ${state}, not as an unpaid invoice`);
     return inv;
   }
@@ -170,6 +170,18 @@ export function createPayoutActivities(deps: ActivityDeps, lnbits: LnbitsClient)
   async function expireInLnbits(recipientKey: string, inv: Invoice): Promise<string> {
     const s = await lnbits.getPayment(recipientKey, inv.paymentHash);
     return s === null ? 'none' : s.paid ? 'success' : s.status;
+  }
+
+  /** The recipient wallet's rows of the hash (its own key); a rejected client key pauses the client, as newInvoice does. */
+  async function recipientRows(p: Payout, recipientKey: string, paymentHash: string) {
+    try {
+      return await lnbits.paymentRows(recipientKey, paymentHash);
+    } catch (err) {
+      if (err instanceof LnbitsAuthError && p.kind === 'client' && p.clientId) {
+        await pauseClientWithRejectedKey(p.clientId, (await getTransaction(pool, p.transactionId)).lamassuId, err);
+      }
+      throw err;
+    }
   }
 
   /** The payout's own record of a disagreement: a critical alert naming client, amount and what disagreed. */
@@ -187,8 +199,39 @@ export function createPayoutActivities(deps: ActivityDeps, lnbits: LnbitsClient)
     });
   }
 
+  /**
+   * A stored invoice, before paying it: its text must be ours, and both wallets say where it stands (two reads,
+   * in parallel). Paid already (both rows) → the completed payout; unpayable and never paid → replaced by a
+   * verified new invoice; anything that does not add up → PayoutDisagreementError.
+   */
+  async function storedInvoiceToPay(p: Payout, recipientKey: string, payer: string): Promise<{ paid: PayoutView } | { invoice: Invoice }> {
+    const paymentId = p.id;
+    const inv = invoiceOf(p);
+    const { expired } = checkInvoiceText(paymentId, inv, Date.now());
+    const [incoming, outgoing] = await Promise.all([recipientRows(p, recipientKey, inv.paymentHash), lnbits.paymentRows(payer, inv.paymentHash)]);
+    let inState: string = incomingState(paymentId, inv, incoming);
+    const outState = outgoingState(paymentId, inv, outgoing);
+    if (inState === 'success' && outState === 'success') return { paid: toView(await completePayment(pool, paymentId)) };
+    if (inState === 'success' || outState === 'success') {
+      throw new PayoutDisagreementError(`payment ${paymentId}: recipient row ${inState}, payer row ${outState}`, `the recipient wallet's row is ${inState} but the payer wallet's row is ${outState} for hash ${inv.paymentHash}`);
+    }
+    if (outState === 'pending') throw new Error(`payment ${paymentId}: LNbits shows the payment of ${inv.paymentHash} in flight; not paying again, retrying`);
+    if (inState === 'none') throw new PayoutDisagreementError(`payment ${paymentId}: invoice not in the recipient wallet`, `the recipient wallet does not list the stored invoice ${inv.paymentHash}`);
+    if (inState === 'pending' && expired) inState = await expireInLnbits(recipientKey, inv);
+    if (inState === 'pending' && expired) throw new Error(`payment ${paymentId}: invoice ${inv.paymentHash} expired but LNbits still lists it pending; retrying`);
+    if (inState === 'pending') return { invoice: inv };
+    if (inState !== 'failed') throw new PayoutDisagreementError(`payment ${paymentId}: recipient row ${inState}`, `the recipient wallet lists the stored invoice as ${inState}`);
+    // Never paid (payer: no success, nothing in flight) and unpayable (LNbits failed it: expired, or lost by a
+    // restart of its funding source): a new invoice, the old hash kept in the payout's history.
+    const next = await verifiedNewInvoice(p, recipientKey);
+    const stored = await replacePaymentInvoice(pool, paymentId, inv.paymentHash, next.paymentHash, next.bolt11);
+    if (stored.paymentHash !== next.paymentHash) throw new Error(`payment ${paymentId}: another attempt replaced invoice ${inv.paymentHash} first; retrying with it`);
+    log.info({ paymentId, replacedPaymentHash: inv.paymentHash, paymentHash: next.paymentHash }, 'failed unpaid invoice replaced');
+    return { invoice: next };
+  }
+
   async function transfer(paymentId: string): Promise<PayoutView | { halted: string }> {
-    let p = await getPayoutRow(pool, paymentId);
+    const p = await getPayoutRow(pool, paymentId);
     if (p.status === 'completed') return toView(p);
     if (p.status !== 'pending') throw new LedgerStateError(`payment ${paymentId} is ${p.status}: reserve it again before paying`, 'status');
     // The operator's halt (`satmachine emergency stop`) is checked here, in the same attempt as the transfer:
@@ -207,38 +250,15 @@ export function createPayoutActivities(deps: ActivityDeps, lnbits: LnbitsClient)
       if (stored.paymentHash !== fresh.paymentHash) throw new Error(`payment ${paymentId}: another attempt stored its invoice first; retrying with it`);
       inv = fresh;
     } else {
-      // A stored invoice: the text must be ours, and both wallets say where it stands (two reads, in parallel).
-      inv = invoiceOf(p);
-      const { expired } = checkInvoiceText(paymentId, inv, Date.now());
-      const [incoming, outgoing] = await Promise.all([lnbits.paymentRows(recipientKey, inv.paymentHash), lnbits.paymentRows(payer, inv.paymentHash)]);
-      let inState: string = incomingState(paymentId, inv, incoming);
-      const outState = outgoingState(paymentId, inv, outgoing);
-      if (inState === 'success' && outState === 'success') return toView(await completePayment(pool, paymentId));
-      if (inState === 'success' || outState === 'success') {
-        throw new PayoutDisagreementError(`payment ${paymentId}: recipient row ${inState}, payer row ${outState}`, `the recipient wallet's row is ${inState} but the payer wallet's row is ${outState} for hash ${inv.paymentHash}`);
-      }
-      if (outState === 'pending') throw new Error(`payment ${paymentId}: LNbits shows the payment of ${inv.paymentHash} in flight; not paying again, retrying`);
-      if (inState === 'none') throw new PayoutDisagreementError(`payment ${paymentId}: invoice not in the recipient wallet`, `the recipient wallet does not list the stored invoice ${inv.paymentHash}`);
-      if (inState === 'pending' && expired) inState = await expireInLnbits(recipientKey, inv);
-      if (inState === 'pending' && expired) throw new Error(`payment ${paymentId}: invoice ${inv.paymentHash} expired but LNbits still lists it pending; retrying`);
-      if (inState === 'failed') {
-        // Never paid (payer: no success, nothing in flight) and unpayable (LNbits failed it: expired, or lost
-        // by a restart of its funding source): a new invoice, the old hash kept in the payout's history.
-        const next = await verifiedNewInvoice(p, recipientKey);
-        const old = inv.paymentHash;
-        p = { ...p, ...(await replacePaymentInvoice(pool, paymentId, old, next.paymentHash, next.bolt11)) };
-        if (p.paymentHash !== next.paymentHash) throw new Error(`payment ${paymentId}: another attempt replaced invoice ${old} first; retrying with it`);
-        log.info({ paymentId, replacedPaymentHash: old, paymentHash: next.paymentHash }, 'failed unpaid invoice replaced');
-        inv = next;
-      } else if (inState !== 'pending') {
-        throw new PayoutDisagreementError(`payment ${paymentId}: recipient row ${inState}`, `the recipient wallet lists the stored invoice as ${inState}`);
-      }
+      const r = await storedInvoiceToPay(p, recipientKey, payer);
+      if ('paid' in r) return r.paid;
+      inv = r.invoice;
     }
 
     const outcome = await lnbits.payInvoice(payer, inv.bolt11);
     checkPayAnswer(paymentId, inv, outcome);
     // Whatever LNbits answered, only both wallets' rows prove the payment (two reads, in parallel).
-    const [incoming, outgoing] = await Promise.all([lnbits.paymentRows(recipientKey, inv.paymentHash), lnbits.paymentRows(payer, inv.paymentHash)]);
+    const [incoming, outgoing] = await Promise.all([recipientRows(p, recipientKey, inv.paymentHash), lnbits.paymentRows(payer, inv.paymentHash)]);
     if (proofOf(paymentId, inv, outcome, incoming, outgoing) === 'paid') return toView(await completePayment(pool, paymentId));
     if (outcome.kind === 'failed') throw new PayoutRejectedError(`LNbits refused payment ${paymentId}: ${outcome.detail}`, 'payment');
     throw new Error(`payment ${paymentId}: outcome ${outcome.kind} (${'detail' in outcome ? outcome.detail : ''}); not proven paid yet, retrying`);
