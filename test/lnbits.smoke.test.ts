@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { createLnbitsClient } from '../adapters/lnbits/client';
-import { LnbitsAuthError, LnbitsInsufficientBalanceError } from '../adapters/lnbits/errors';
+import { decodeBolt11 } from '../adapters/lnbits/bolt11';
+import { LnbitsAuthError, LnbitsInsufficientBalanceError, LnbitsResponseError } from '../adapters/lnbits/errors';
 import { getStack } from './support/stack';
 import { balanceSats, createWallet } from './support/lnbits';
 import { freePort } from './support/ports';
@@ -131,4 +132,19 @@ test('paymentRows reads each wallet\'s row of a hash without changing it (an exp
   const [outRow] = await lnbits.paymentRows(payer.adminKey, paid.paymentHash);
   const [inRow] = await lnbits.paymentRows(payee.invoiceKey, paid.paymentHash);
   assert.deepEqual([outRow!.status, outRow!.amountMsat, inRow!.status, inRow!.amountMsat], ['success', -9_000n, 'success', 9_000n]);
+});
+
+test('decodeBolt11 (bolt11 library): an LNbits invoice decodes to its hash, amount and signer; a changed character is refused', async () => {
+  const payee = await createWallet(url, superuserToken, { name: 'decode' });
+  const inv = await lnbits.createInvoice(payee.invoiceKey, { amountSats: 4_321, memo: 'decode', expirySeconds: 600 });
+  const d = decodeBolt11(inv.bolt11);
+  assert.equal(d.paymentHash, inv.paymentHash);
+  assert.equal(d.amountMsat, 4_321_000n);
+  assert.equal(d.expirySeconds, 600);
+  assert.match(d.payeeNodeKey, /^0[23][0-9a-f]{64}$/, 'the signer, recovered from the signature');
+  // Any one changed character breaks the bech32 checksum.
+  const i = inv.bolt11.length - 20;
+  const tampered = inv.bolt11.slice(0, i) + (inv.bolt11[i] === 'q' ? 'p' : 'q') + inv.bolt11.slice(i + 1);
+  assert.throws(() => decodeBolt11(tampered), (err: unknown) => err instanceof LnbitsResponseError && /Invalid checksum/.test(err.message));
+  assert.throws(() => decodeBolt11('lnbc1notaninvoice'), LnbitsResponseError);
 });
