@@ -6,13 +6,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { getClientInvoiceKey } from '../adapters/ledger/clients';
 import { verifyEncryptionKey } from '../adapters/ledger/key-custody';
 import { createLnbitsClient } from '../adapters/lnbits/client';
-import { loadConfig } from '../config';
+import { loadConfig, repoRoot } from '../config/load';
 import { createLogger } from '../log/logger';
 import { runWorker } from '../worker/main';
 import { createCashOutWorld, ENCRYPTION_KEY, type CashOutWorld } from './support/cashout-fixture';
@@ -52,6 +53,22 @@ test('a wrong encryption key stops config check and the worker with one clear li
       assert.match(err.message, /worker not started: encryptionKey: SATMACHINE_ENCRYPTION_KEY does not decrypt 2 of the 2 stored client keys/);
       return true;
     });
+
+    // The real worker process, configured as deployed: exits 1 with one log line saying why.
+    const env = { ...cliEnvFor(wrong), LOG_LEVEL: 'info' };
+    const out = await new Promise<{ code: number | null; text: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'worker', 'main.ts')], { env, cwd: repoRoot });
+      let text = '';
+      child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (text += d.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, text }));
+    });
+    assert.equal(out.code, 1, out.text);
+    const logLines = out.text.trim().split('\n');
+    assert.equal(logLines.length, 1, out.text);
+    assert.match(logLines[0]!, /SATMACHINE_ENCRYPTION_KEY does not decrypt 2 of the 2 stored client keys/);
+    assert.ok(!out.text.includes(WRONG_KEY), 'the key is not echoed');
   });
 });
 
