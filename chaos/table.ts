@@ -8,7 +8,8 @@ export function table(results: Array<{ campaign: string; durationS: number; runs
     if (r.error) rows.push([r.campaign, '-', '-', '-', '-', '-', '-', '-', '-', '-', `${r.durationS} s  ERROR ${r.error.slice(0, 60)}`]);
     for (const x of r.runs) {
       const v = x.verification;
-      const faults = Object.entries(x.faults).filter(([k]) => !k.startsWith('kind:')).map(([k, n]) => `${k}=${n}`).join(' ');
+      // Per-mode and per-kind details (keys with ':') stay in the JSON.
+      const faults = Object.entries(x.faults).filter(([k]) => !k.includes(':')).map(([k, n]) => `${k}=${n}`).join(' ');
       const stuckIds = new Set(x.recoveries.map((c) => c.lamassuId));
       const recovered = new Set(x.recoveries.filter((c) => c.recovered).map((c) => c.lamassuId));
       rows.push([

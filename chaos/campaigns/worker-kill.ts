@@ -75,7 +75,8 @@ export async function workerKillCampaign(ctx: CampaignContext): Promise<StackRun
         for (const [k, n] of Object.entries(r.faults)) faults[`${mode}:${k}`] = n;
         faults[`${mode}:cashOuts`] = r.ids.length;
       }
-      faults.workerKills = Object.entries(faults).filter(([k]) => k.endsWith(':workerKills')).reduce((s, [, n]) => s + n, 0);
+      const total = (what: string) => Object.entries(faults).filter(([k]) => k.endsWith(`:${what}`)).reduce((s, [, n]) => s + n, 0);
+      Object.assign(faults, { workerKills: total('workerKills'), killsDuringTransfer: total('killsDuringTransfer'), killsAtRandom: total('killsAtRandom'), modes: modes.length });
       return { ids, faults };
     }),
   ];
