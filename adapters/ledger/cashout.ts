@@ -77,12 +77,29 @@ export async function notePaymentError(db: Queryable, paymentId: string, error: 
 }
 
 /**
+ * A pending payout's transfer failed on an outage (it will be tried again): the streak's start is kept in
+ * waiting_since ("waiting for LNbits since …" in `satmachine status`). Returns that start.
+ */
+export async function notePaymentWaiting(db: Queryable, paymentId: string, error: string): Promise<Date | null> {
+  const { rows } = await db.query(
+    `UPDATE satoshimachine.payments SET last_error = $2, waiting_since = COALESCE(waiting_since, now())
+      WHERE id = $1 AND status = 'pending' RETURNING waiting_since`,
+    [paymentId, error.slice(0, 500)],
+  );
+  return (rows[0]?.waiting_since as Date | undefined) ?? null;
+}
+
+/**
  * Store the payout's invoice once (WHERE payment_hash IS NULL). Returns the row as stored: when another
  * attempt stored one first, that invoice is the payout's and the caller's new invoice is simply never paid.
  */
 export async function setPaymentInvoice(db: Queryable, paymentId: string, paymentHash: string, bolt11: string): Promise<PaymentRow> {
-  await db.query(`UPDATE satoshimachine.payments SET payment_hash = $2, bolt11 = $3 WHERE id = $1 AND payment_hash IS NULL`, [paymentId, paymentHash, bolt11]);
-  return getPayoutRow(db, paymentId);
+  await db.query(`UPDATE satoshimachine.payments SET payment_hash = $2, bolt11 = $3 WHERE id = $1 AND payment_hash IS NULL AND status = 'pending'`, [paymentId, paymentHash, bolt11]);
+  const row = await getPayoutRow(db, paymentId);
+  // A payout compensated (failed, its debit possibly released) while a late attempt was creating its invoice:
+  // that attempt must not pay anything. Compensation saw no invoice, so none may appear now.
+  if (row.status !== 'pending' && row.status !== 'completed') throw new LedgerStateError(`payment ${paymentId} is ${row.status}: its invoice is not stored, nothing is paid`, 'status');
+  return row;
 }
 
 /**
@@ -103,7 +120,7 @@ export async function replacePaymentInvoice(db: Queryable, paymentId: string, ol
 /** pending → completed (idempotent). A failed payout found paid must be re-reserved first (reserveFailedPayouts). */
 export async function completePayment(db: Queryable, paymentId: string): Promise<PaymentRow> {
   const { rows } = await db.query(
-    `UPDATE satoshimachine.payments SET status = 'completed', completed_at = now(), last_error = NULL
+    `UPDATE satoshimachine.payments SET status = 'completed', completed_at = now(), last_error = NULL, waiting_since = NULL
       WHERE id = $1 AND status = 'pending' RETURNING ${PAY_COLUMNS}`,
     [paymentId],
   );
@@ -146,11 +163,11 @@ export async function failOpenPayouts(
     for (const p of open) {
       // Paid and still debited (pending, or failed with its debit kept): completed, never reversed.
       if (paid.has(p.id) && (p.status === 'pending' || p.debitHeld)) {
-        await c.query(`UPDATE satoshimachine.payments SET status = 'completed', completed_at = now(), debit_held = true, last_error = NULL WHERE id = $1`, [p.id]);
+        await c.query(`UPDATE satoshimachine.payments SET status = 'completed', completed_at = now(), debit_held = true, last_error = NULL, waiting_since = NULL WHERE id = $1`, [p.id]);
         continue;
       }
       if (unknown.has(p.id)) {
-        await c.query(`UPDATE satoshimachine.payments SET status = 'failed', last_error = COALESCE(last_error, $2) WHERE id = $1`, [p.id, reason.slice(0, 500)]);
+        await c.query(`UPDATE satoshimachine.payments SET status = 'failed', waiting_since = NULL, last_error = COALESCE(last_error, $2) WHERE id = $1`, [p.id, reason.slice(0, 500)]);
         continue;
       }
       if (p.kind === 'client' && p.clientId && p.fiatDebit > 0 && p.debitHeld) {
@@ -158,7 +175,7 @@ export async function failOpenPayouts(
         const change = await applyBalanceChange(c, p.clientId, before, BigInt(p.fiatDebit), 'payout_released', { paymentId: p.id, round: p.reserveRound });
         clients.set(p.clientId, { ...clients.get(p.clientId)!, balance: change.after });
       }
-      await c.query(`UPDATE satoshimachine.payments SET status = 'failed', debit_held = false, last_error = COALESCE(last_error, $2) WHERE id = $1`, [p.id, reason.slice(0, 500)]);
+      await c.query(`UPDATE satoshimachine.payments SET status = 'failed', debit_held = false, waiting_since = NULL, last_error = COALESCE(last_error, $2) WHERE id = $1`, [p.id, reason.slice(0, 500)]);
     }
     return listPayments(c, transactionId);
   });
@@ -211,8 +228,41 @@ export async function cancelFailedPayoutRows(pool: pg.Pool, transactionId: strin
       }
       await c.query(`UPDATE satoshimachine.payments SET status = 'cancelled', debit_held = false, last_error = $2 WHERE id = $1`, [p.id, reason.slice(0, 500)]);
     }
+    // The cancelled payouts' sats stay in the source wallet: recorded on the cash-out, so the books add up.
+    await c.query(
+      `UPDATE satoshimachine.lamassu_transactions
+          SET cancelled_sats = (SELECT COALESCE(sum(amount_sats), 0) FROM satoshimachine.payments WHERE transaction_id = $1 AND status = 'cancelled')
+        WHERE id = $1`,
+      [transactionId],
+    );
     return listPayments(c, transactionId);
   });
+}
+
+/**
+ * A recovery run takes the cash-out over from a run that is gone (terminated, reset, lost): compare-and-set
+ * on the previous owner's run id, and only while the cash-out is open. False: someone else adopted it, or it
+ * is settled; the caller stops without moving money.
+ */
+export async function adoptCashOutTransaction(
+  db: Queryable,
+  transactionId: string,
+  previousRunId: string | null,
+  owner: { workflowId: string; runId: string },
+): Promise<{ adopted: boolean; transaction: TransactionRow; runId: string | null }> {
+  const { rows } = await db.query(
+    `UPDATE satoshimachine.lamassu_transactions SET workflow_id = $3, run_id = $4, adoptions = adoptions + 1,
+            status = CASE WHEN status = 'needs_attention' THEN 'processing' ELSE status END
+      WHERE id = $1 AND run_id IS NOT DISTINCT FROM $2 AND status IN ('processing', 'needs_attention')
+      RETURNING ${TX_COLUMNS}, run_id`,
+    [transactionId, previousRunId, owner.workflowId, owner.runId],
+  );
+  if (rows.length > 0) return { adopted: true, transaction: mapTransaction(rows[0]), runId: owner.runId };
+  const cur = await db.query(`SELECT ${TX_COLUMNS}, run_id FROM satoshimachine.lamassu_transactions WHERE id = $1`, [transactionId]);
+  if (cur.rows.length === 0) throw new LedgerNotFoundError(`transaction ${transactionId} not found`, 'transaction_id');
+  const runId = (cur.rows[0].run_id as string | null) ?? null;
+  // The same recovery run asking again (an activity retry) holds it already.
+  return { adopted: runId === owner.runId, transaction: mapTransaction(cur.rows[0]), runId };
 }
 
 export async function payoutsHalted(db: Queryable): Promise<{ halted: boolean; reason: string | null }> {
