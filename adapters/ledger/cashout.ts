@@ -72,21 +72,13 @@ export async function notePaymentAttempt(db: Queryable, paymentId: string): Prom
   await db.query(`UPDATE satoshimachine.payments SET attempts = attempts + 1, last_attempt_at = now() WHERE id = $1`, [paymentId]);
 }
 
+/** A failed attempt; a pending payout also starts (or continues) its waiting streak (waiting_since). */
 export async function notePaymentError(db: Queryable, paymentId: string, error: string): Promise<void> {
-  await db.query(`UPDATE satoshimachine.payments SET last_error = $2 WHERE id = $1 AND status <> 'completed'`, [paymentId, error.slice(0, 500)]);
-}
-
-/**
- * A pending payout's transfer failed on an outage (it will be tried again): the streak's start is kept in
- * waiting_since ("waiting for LNbits since …" in `satmachine status`). Returns that start.
- */
-export async function notePaymentWaiting(db: Queryable, paymentId: string, error: string): Promise<Date | null> {
-  const { rows } = await db.query(
-    `UPDATE satoshimachine.payments SET last_error = $2, waiting_since = COALESCE(waiting_since, now())
-      WHERE id = $1 AND status = 'pending' RETURNING waiting_since`,
+  await db.query(
+    `UPDATE satoshimachine.payments SET last_error = $2, waiting_since = CASE WHEN status = 'pending' THEN COALESCE(waiting_since, now()) ELSE waiting_since END
+      WHERE id = $1 AND status <> 'completed'`,
     [paymentId, error.slice(0, 500)],
   );
-  return (rows[0]?.waiting_since as Date | undefined) ?? null;
 }
 
 /**
