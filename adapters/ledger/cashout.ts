@@ -272,6 +272,10 @@ export interface FundingRow {
   amountSats: number;
   status: FundingStatus;
   attempts: number;
+  /** When the one credit call was claimed (made, or about to be). */
+  claimedAt: Date | null;
+  /** The LNbits "Admin credit" row matched to this credit. */
+  lnbitsPaymentHash: string | null;
 }
 
 const mapFunding = (r: Record<string, unknown>): FundingRow => ({
@@ -281,8 +285,10 @@ const mapFunding = (r: Record<string, unknown>): FundingRow => ({
   amountSats: Number(r.amount_sats),
   status: r.status as FundingStatus,
   attempts: Number(r.attempts),
+  claimedAt: (r.claimed_at as Date | null) ?? null,
+  lnbitsPaymentHash: (r.lnbits_payment_hash as string | null) ?? null,
 });
-const FUND_COLUMNS = 'id, transaction_id, wallet_id, amount_sats, status, attempts';
+const FUND_COLUMNS = 'id, transaction_id, wallet_id, amount_sats, status, attempts, claimed_at, lnbits_payment_hash';
 
 /** The transaction's funding row, created pending on first call. */
 export async function ensureFundingCredit(db: Queryable, transactionId: string, walletId: string, amountSats: number): Promise<FundingRow> {
@@ -299,8 +305,26 @@ export async function ensureFundingCredit(db: Queryable, transactionId: string, 
  * may already have been made (a crash after it): the caller must not call LNbits again.
  */
 export async function claimFundingCall(db: Queryable, fundingId: string): Promise<boolean> {
-  const r = await db.query(`UPDATE satoshimachine.funding_credits SET attempts = attempts + 1 WHERE id = $1 AND status = 'pending' AND attempts = 0`, [fundingId]);
+  const r = await db.query(`UPDATE satoshimachine.funding_credits SET attempts = attempts + 1, claimed_at = now() WHERE id = $1 AND status = 'pending' AND attempts = 0`, [fundingId]);
   return r.rowCount === 1;
+}
+
+/** LNbits credit rows already matched to a funding credit (of any cash-out). */
+export async function attributedCreditHashes(db: Queryable, hashes: string[]): Promise<Set<string>> {
+  if (hashes.length === 0) return new Set();
+  const { rows } = await db.query(`SELECT lnbits_payment_hash FROM satoshimachine.funding_credits WHERE lnbits_payment_hash = ANY($1::text[])`, [hashes]);
+  return new Set(rows.map((r) => String(r.lnbits_payment_hash)));
+}
+
+/** Match an LNbits credit row to this funding credit (once; one row serves one credit). False: taken meanwhile. */
+export async function attributeCredit(db: Queryable, fundingId: string, paymentHash: string): Promise<boolean> {
+  try {
+    const r = await db.query(`UPDATE satoshimachine.funding_credits SET lnbits_payment_hash = $2 WHERE id = $1 AND lnbits_payment_hash IS NULL`, [fundingId, paymentHash]);
+    return r.rowCount === 1;
+  } catch (err) {
+    if ((err as { code?: string }).code === '23505') return false; // the unique index: another credit has it
+    throw err;
+  }
 }
 
 export async function setFundingStatus(db: Queryable, fundingId: string, status: FundingStatus, error: string | null = null): Promise<void> {
