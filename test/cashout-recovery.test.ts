@@ -12,7 +12,7 @@ import { createCashOutActivities } from '../activities/cashout';
 import { createLamassuIngestion } from '../activities/lamassu';
 import { createReconcileActivities } from '../activities/reconcile';
 import { createSweepActivities } from '../activities/sweep';
-import { reconcileLedger } from '../adapters/ledger/reconciliation';
+import { beginReport, reconcileLedger } from '../adapters/ledger/reconciliation';
 import { createLnbitsClient } from '../adapters/lnbits/client';
 import { startCashOut } from '../client/cashout';
 import { cashOutWorkflowId } from '../domain/constants';
@@ -139,7 +139,7 @@ test('defect 4: terminated and lost workflows are adopted by the sweep; a row ne
       await age(w);
       const sweep = createSweepActivities({ config: w.config, pool: w.db.pool, log }, { temporalClient: client });
       const found = await sweep.adoptOrphanedCashOuts({});
-      assert.deepEqual(found.orphaned.map((o) => [o.lamassuId, o.runStatus, o.resumed]).sort(), [[a.id, 'TERMINATED', true], [b.id, 'NOT_FOUND', true]].sort());
+      assert.deepEqual(found.orphaned.map((o) => [o.lamassuId, o.runStatus, o.resumed]).sort(), [[a.id, 'TERMINATED', true], [b.id, 'NOT_FOUND', true]].sort(), JSON.stringify(found));
       assert.equal((await result({ client }, cashOutWorkflowId(a.id))).status, 'completed');
       assert.equal((await result({ client }, lostId)).status, 'completed');
       const { rows: alerts } = await w.db.pool.query(`SELECT count(*)::int AS n FROM satoshimachine.alerts WHERE kind = 'cashout-orphaned'`);
@@ -204,7 +204,7 @@ test('defect 5: cancelled sats are recorded per cash-out; reconciliation counts 
     assert.equal(rows[0].cancelled + rows[0].unallocated, rows[0].base, 'nothing paid to clients: cancelled + unallocated = base');
     await assertBooks(w, sourceBefore);
 
-    const ledger = () => reconcileLedger(w.db.pool, { reportId: randomUUID(), pendingDepositHours: 48, commissionSince: null } as Parameters<typeof reconcileLedger>[1]);
+    const ledger = async () => reconcileLedger(w.db.pool, { reportId: (await beginReport(w.db.pool, randomUUID())).reportId, pendingDepositHours: 48, commissionSince: null });
     assert.equal((await ledger()).findings.filter((f) => f.subject === tx.id).length, 0, 'the books add up');
     // Cancelled sats unrecorded (the old behaviour): a conservation finding.
     await w.db.pool.query(`UPDATE satoshimachine.lamassu_transactions SET cancelled_sats = 0 WHERE id = $1`, [tx.id]);
@@ -218,7 +218,7 @@ test('defect 5: cancelled sats are recorded per cash-out; reconciliation counts 
     await w.db.pool.query(`ALTER TABLE satoshimachine.payments DISABLE TRIGGER payments_invoice_guard`);
     await w.db.pool.query(`UPDATE satoshimachine.payments SET status = 'cancelled', debit_held = false WHERE id = $1`, [commission.id]);
     const recon = createReconcileActivities({ config: w.config, pool: w.db.pool, log });
-    const part = await recon.reconcileLnbitsPart({ reportId: randomUUID(), scope: 'all', previousStartedAt: null } as Parameters<typeof recon.reconcileLnbitsPart>[0]);
+    const part = await recon.reconcileLnbitsPart({ reportId: (await beginReport(w.db.pool, randomUUID())).reportId, scope: 'all', previousStartedAt: null });
     const paidNotCompleted = part.findings.filter((f) => f.kind === 'payout-paid-not-completed');
     assert.deepEqual(paidNotCompleted.map((f) => f.subject), [commission.id]);
     assert.ok(!part.findings.some((f) => f.kind === 'payout-paid-not-completed' && f.subject !== commission.id), 'the cancelled client payouts were never paid');

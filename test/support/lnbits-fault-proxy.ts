@@ -90,10 +90,11 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
       const pay = isPayment(req, body);
       const before = (pay ? proxy.holdPayMs : 0) + proxy.delayMs;
       if (before > 0) {
-        if (pay && proxy.holdPayMs > 0) proxy.paysHeld++;
+        const held = pay && proxy.holdPayMs > 0;
+        if (held) proxy.paysHeld++;
         const timer = setTimeout(() => {
           timers.delete(timer);
-          if (pay && proxy.holdPayMs > 0) proxy.paysHeld--;
+          if (held) proxy.paysHeld--;
           forward(req, res, body, pay);
         }, before);
         timers.add(timer);
