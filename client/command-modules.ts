@@ -22,6 +22,7 @@ export const COMMAND_MODULES: ReadonlyArray<{ module: string; register: string }
   { module: 'connection', register: 'registerConnection' },
   { module: 'config', register: 'registerConfig' },
   { module: 'export', register: 'registerExport' },
+  { module: 'keys', register: 'registerKeys' },
 ];
 
 /** One top-level command as the help lists it. */

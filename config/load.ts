@@ -45,6 +45,7 @@ const ENV_MAP: Record<string, string> = {
   LNBITS_COMMISSION_INVOICE_KEY: 'lnbits.commission.invoiceKey',
   LNBITS_SUPERUSER_TOKEN: 'lnbits.superuserToken',
   LNBITS_INVOICE_EXPIRY_SECONDS: 'lnbits.invoiceExpirySeconds',
+  LNBITS_ALLOW_INSECURE_HTTP: 'lnbits.allowInsecureHttp',
   LAMASSU_MODE: 'lamassu.mode',
   LAMASSU_DATABASE_URL: 'lamassu.databaseUrl',
   LAMASSU_SSH_HOST: 'lamassu.ssh.host',
@@ -71,6 +72,8 @@ const ENV_MAP: Record<string, string> = {
   SATMACHINE_READY_MAX_POLL_AGE_SECONDS: 'readyMaxPollAgeSeconds',
   SATMACHINE_SHUTDOWN_GRACE_SECONDS: 'shutdownGraceSeconds',
 };
+
+const BOOLEAN_PATHS = new Set(['temporal.tls', 'lnbits.allowInsecureHttp']);
 
 function setPath(target: Record<string, unknown>, dotted: string, value: unknown): void {
   const keys = dotted.split('.');
@@ -108,7 +111,7 @@ function fromEnv(env: Env): Record<string, unknown> {
       }
     }
     if (value === undefined || value === '') continue;
-    setPath(out, dotted, dotted === 'temporal.tls' ? value === 'true' || value === '1' : value);
+    setPath(out, dotted, BOOLEAN_PATHS.has(dotted) ? value === 'true' || value === '1' : value);
   }
   return out;
 }

@@ -35,8 +35,19 @@ export const lnbitsWalletSchema = z.object({
   invoiceKey: z.string().min(1).optional(),
 });
 
+/** 127.0.0.0/8, ::1 and localhost: plain http there never leaves the machine. */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
 export const lnbitsSchema = z.object({
-  url: z.url().default('http://127.0.0.1:5000'),
+  url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).default('http://127.0.0.1:5000'),
+  /**
+   * LNBITS_ALLOW_INSECURE_HTTP: accept a plain http:// URL to a host other than this machine. The admin key
+   * then crosses the network in clear text: only for a private link the operator trusts (WireGuard, …).
+   */
+  allowInsecureHttp: z.boolean().default(false),
   /** The wallet that receives the ATM's sats and pays the clients. */
   source: lnbitsWalletSchema.default({}),
   /** The operator's commission wallet. */
@@ -49,6 +60,12 @@ export const lnbitsSchema = z.object({
    * days in needs_attention; an expired one is replaced only once LNbits reports it failed (unpayable).
    */
   invoiceExpirySeconds: positiveInt.default(7 * 24 * 3600),
+}).superRefine((l, ctx) => {
+  // The message names the rule, never the URL (it may hold credentials).
+  const u = new URL(l.url);
+  if (u.protocol === 'http:' && !isLoopbackHost(u.hostname) && !l.allowInsecureHttp) {
+    ctx.addIssue({ code: 'custom', path: ['url'], message: 'plain http:// to a non-loopback host would send the LNbits keys in clear text: use https://, or set lnbits.allowInsecureHttp (LNBITS_ALLOW_INSECURE_HTTP=true) for a trusted private link' });
+  }
 });
 
 export const sshSchema = z.object({
