@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import pg from 'pg';
 import { createCashOutActivities } from '../activities/cashout';
 import { createLamassuIngestion } from '../activities/lamassu';
@@ -227,9 +228,11 @@ test('defect 5: cancelled sats are recorded per cash-out; reconciliation counts 
     // A payout the ledger calls cancelled whose invoice LNbits paid: reported (here the commission, set cancelled by hand).
     const commission = tx.payments.find((p) => p.kind === 'commission')!;
     await w.db.pool.query(`ALTER TABLE satoshimachine.payments DISABLE TRIGGER USER`); // a corrupt ledger, made on purpose
-    await w.db.pool.query(`UPDATE satoshimachine.payments SET status = 'cancelled', debit_held = false WHERE id = $1`, [commission.id]);
+    await w.db.pool.query(`UPDATE satoshimachine.payments SET status = 'cancelled', debit_held = false, completed_at = NULL WHERE id = $1`, [commission.id]);
     const recon = createReconcileActivities({ config: w.config, pool: w.db.pool, log });
-    const part = await recon.reconcileLnbitsPart({ reportId: (await beginReport(w.db.pool, randomUUID())).reportId, scope: 'all', previousStartedAt: null });
+    const reportId = (await beginReport(w.db.pool, randomUUID())).reportId;
+    // The activity heartbeats: run it in an activity context.
+    const part = await new MockActivityEnvironment().run(recon.reconcileLnbitsPart, { reportId, scope: 'all' as const, previousStartedAt: null });
     const paidNotCompleted = part.findings.filter((f) => f.kind === 'payout-paid-not-completed');
     assert.deepEqual(paidNotCompleted.map((f) => f.subject), [commission.id]);
     assert.ok(!part.findings.some((f) => f.kind === 'payout-paid-not-completed' && f.subject !== commission.id), 'the cancelled client payouts were never paid');
