@@ -232,7 +232,7 @@ test('defect 5: cancelled sats are recorded per cash-out; reconciliation counts 
     const recon = createReconcileActivities({ config: w.config, pool: w.db.pool, log });
     const reportId = (await beginReport(w.db.pool, randomUUID())).reportId;
     // The activity heartbeats: run it in an activity context.
-    const part = await new MockActivityEnvironment().run(recon.reconcileLnbitsPart, { reportId, scope: 'all' as const, previousStartedAt: null });
+    const part = (await new MockActivityEnvironment().run(recon.reconcileLnbitsPart, { reportId, scope: 'all' as const, previousStartedAt: null })) as Awaited<ReturnType<typeof recon.reconcileLnbitsPart>>;
     const paidNotCompleted = part.findings.filter((f) => f.kind === 'payout-paid-not-completed');
     assert.deepEqual(paidNotCompleted.map((f) => f.subject), [commission.id]);
     assert.ok(!part.findings.some((f) => f.kind === 'payout-paid-not-completed' && f.subject !== commission.id), 'the cancelled client payouts were never paid');
