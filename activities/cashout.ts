@@ -25,7 +25,7 @@ import { BalanceWouldGoNegativeError, CashOutConfigError, InsufficientBalanceErr
 import type { LamassuCashOut } from '../domain/lamassu-row';
 import { fiatMinor } from '../domain/money';
 import { createPayoutActivities, sourceAdminKey, toView, type PayoutView } from './cashout-payout';
-import { createPayoutProof } from './payout-proof';
+import { createPayoutProof } from './payout-release-proof';
 import type { ActivityDeps } from './deps';
 
 export type { PayoutView };
@@ -178,7 +178,7 @@ export function createCashOutActivities(deps: ActivityDeps) {
 
     /**
      * Compensation: pending payouts become failed. Each open payout is first proven with LNbits
-     * (activities/payout-proof.ts): paid → completed (never reversed); no invoice stored, or its invoice
+     * (activities/payout-release-proof.ts): paid → completed (never reversed); no invoice stored, or its invoice
      * proven unpayable (expired, failed in LNbits, never paid) → its client debit is restored; anything else
      * — an invoice that could still be paid (a timed-out attempt's pay request may still land), LNbits not
      * answering — → failed but the debit is KEPT, so the client's fiat cannot buy sats twice. "No payment

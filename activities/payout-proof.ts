@@ -1,94 +1,96 @@
 /**
- * What LNbits proves about one payout's invoice, for the steps that may give a client's fiat back
- * (compensation, operator cancel) and for recovery. "No payment row" is NEVER proof of "not paid": an attempt
- * of a timed-out transfer (its pay request still in flight) may land later.
- *
- * LNbits 1.6.2 (core/services/payments.py): an internal invoice is paid only while its incoming row is
- * `pending` (check_internal); a pending row of an expired invoice is marked `failed` when it is looked up with
- * the recipient's key after the expiry; afterwards a pay request for it goes the external way, finds that
- * failed row and is refused ("Payment is failed node, retrying is not possible."). So a payout is proven
- * unpayable only when: its invoice has expired, the payer has no success/pending row, the recipient's row is
- * failed — and all of that still holds a few seconds later (a pay request being processed at the moment of the
- * lookup has read the row as pending and would finish within milliseconds, leaving a payer row).
+ * What a payout's invoice and LNbits' rows must show before we pay and before we count it paid. Pure checks:
+ * each returns the state LNbits shows, or throws PayoutDisagreementError naming what disagreed. The rows come
+ * from LnbitsClient.paymentRows (read only), each asked with the wallet's own key: the recipient's for the
+ * incoming row, the payer's for the outgoing one.
  */
-import { getClientInvoiceKey } from '../adapters/ledger/clients';
-import type { PaymentRow } from '../adapters/ledger/reservations';
 import { decodeBolt11 } from '../adapters/lnbits/bolt11';
-import type { LnbitsClient } from '../adapters/lnbits/client';
-import type { ActivityDeps } from './deps';
+import type { PaymentRecord, PayOutcome } from '../adapters/lnbits/client';
+import { PayoutDisagreementError } from '../domain/errors';
 
-export type PayoutProof =
-  /** The payer's row of the invoice succeeded: the payout is paid. */
-  | { kind: 'paid' }
-  /** No invoice was stored (nothing of ours can be paid), or the invoice is proven unpayable. */
-  | { kind: 'unpayable'; detail: string }
-  /** The invoice could still be paid (not expired yet, or a payment is in flight): the debit must stay. */
-  | { kind: 'open'; detail: string; payableUntil: Date | null }
-  /** LNbits did not answer (or a key no longer works): nothing is proven, the debit must stay. */
-  | { kind: 'unknown'; detail: string };
+export interface Invoice {
+  paymentHash: string;
+  bolt11: string;
+  amountSats: number;
+}
 
-const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * An invoice closer than this to its expiry is not paid (it could expire between the check and the payment):
+ * 5 s, or a quarter of its lifetime when that is shorter (tests use invoices of a few seconds).
+ */
+const expiryMarginMs = (expirySeconds: number) => Math.min(5_000, (expirySeconds * 1000) / 4);
 
-/** Seconds after the bolt11 expiry before the recipient lookup (clock skew between us and LNbits). */
-const EXPIRY_MARGIN_MS = 2_000;
-/** Time for a pay request being processed during the lookup to finish (it takes milliseconds in LNbits). */
-const SETTLE_MS = 1_500;
+const disagree = (paymentId: string, what: string): never => {
+  throw new PayoutDisagreementError(`payment ${paymentId}: ${what}`, what);
+};
 
-export function createPayoutProof(deps: ActivityDeps, lnbits: LnbitsClient) {
-  const { config, pool } = deps;
+const msatOf = (sats: number) => BigInt(sats) * 1000n;
 
-  async function recipientKey(p: Pick<PaymentRow, 'kind' | 'clientId'>): Promise<string | null> {
-    if (p.kind === 'client') {
-      if (!p.clientId || !config.encryptionKey) return null;
-      return (await getClientInvoiceKey(pool, p.clientId, config.encryptionKey)).invoiceKey;
-    }
-    return config.lnbits.commission.invoiceKey ?? config.lnbits.commission.adminKey ?? null;
+/**
+ * The bolt11 itself (checksum and signature verified by the decoder) must carry the payout's hash and
+ * amount. Returns whether it has expired (or is about to).
+ */
+export function checkInvoiceText(paymentId: string, inv: Invoice, nowMs: number): { expired: boolean } {
+  let d: ReturnType<typeof decodeBolt11>;
+  try {
+    d = decodeBolt11(inv.bolt11);
+  } catch (err) {
+    return disagree(paymentId, `the invoice is not a valid signed BOLT 11 invoice (${(err as Error).message})`);
   }
-
-  /** One look at the payer's and the recipient's rows of `hash` (the recipient lookup only after expiry). */
-  async function look(payer: string, recipient: string, hash: string) {
-    const out = await lnbits.getPayment(payer, hash);
-    if (out?.paid) return 'paid' as const;
-    if (out && out.status !== 'failed') return 'in-flight' as const;
-    const incoming = await lnbits.getPayment(recipient, hash);
-    if (incoming === null) return 'no-incoming' as const;
-    if (incoming.paid) return 'incoming-paid' as const;
-    return incoming.status === 'failed' ? ('failed' as const) : ('pending' as const);
+  if (d.paymentHash !== inv.paymentHash) disagree(paymentId, `the invoice's payment hash ${d.paymentHash ?? '(none)'} is not the payout's ${inv.paymentHash}`);
+  if (d.amountMsat !== msatOf(inv.amountSats)) {
+    disagree(paymentId, `the invoice is for ${d.amountMsat === null ? 'no amount' : `${d.amountMsat} msat`}, the payout for ${msatOf(inv.amountSats)} msat (${inv.amountSats} sats)`);
   }
+  return { expired: d.expiresAt.getTime() <= nowMs + expiryMarginMs(d.expirySeconds) };
+}
 
-  /** The proof for one payout row (its current invoice; replaced invoices were proven failed when replaced). */
-  async function prove(p: Pick<PaymentRow, 'id' | 'kind' | 'clientId' | 'paymentHash' | 'bolt11'>): Promise<PayoutProof> {
-    if (!p.paymentHash || !p.bolt11) return { kind: 'unpayable', detail: 'no invoice was stored' };
-    const payer = config.lnbits.source.adminKey;
-    if (!payer) return { kind: 'unknown', detail: 'lnbits.source.adminKey is not configured' };
-    let expiresAt: Date;
-    try {
-      expiresAt = decodeBolt11(p.bolt11).expiresAt;
-    } catch (err) {
-      return { kind: 'unknown', detail: `stored invoice unreadable: ${message(err)}` };
-    }
-    try {
-      const recipient = await recipientKey(p);
-      if (!recipient) return { kind: 'unknown', detail: "no recipient key to read the invoice's incoming row" };
-      if (Date.now() < expiresAt.getTime() + EXPIRY_MARGIN_MS) {
-        // Before the expiry only the payer's row is read (a recipient lookup could change the row's state).
-        const out = await lnbits.getPayment(payer, p.paymentHash);
-        if (out?.paid) return { kind: 'paid' };
-        return { kind: 'open', detail: `invoice payable until ${expiresAt.toISOString()}`, payableUntil: expiresAt };
-      }
-      const first = await look(payer, recipient, p.paymentHash);
-      if (first === 'paid') return { kind: 'paid' };
-      if (first !== 'failed') return { kind: 'open', detail: `invoice expired but LNbits reports it ${first}`, payableUntil: null };
-      await sleep(SETTLE_MS);
-      const again = await look(payer, recipient, p.paymentHash);
-      if (again === 'paid') return { kind: 'paid' };
-      if (again !== 'failed') return { kind: 'open', detail: `invoice expired but LNbits reports it ${again}`, payableUntil: null };
-      return { kind: 'unpayable', detail: `invoice expired ${expiresAt.toISOString()}, failed in LNbits, never paid by the payer` };
-    } catch (err) {
-      return { kind: 'unknown', detail: `LNbits did not answer: ${message(err)}` };
-    }
+export type RowState = 'none' | 'pending' | 'success' | 'failed';
+
+/** The recipient wallet's incoming row of the invoice: same bolt11, exactly the amount. */
+export function incomingState(paymentId: string, inv: Invoice, rows: PaymentRecord[]): RowState {
+  const incoming = rows.filter((r) => r.amountMsat > 0n);
+  if (incoming.length === 0) return 'none';
+  const r = incoming[0]!;
+  if (incoming.length > 1) disagree(paymentId, `the recipient wallet lists ${incoming.length} incoming rows for hash ${inv.paymentHash}`);
+  if (r.bolt11.toLowerCase() !== inv.bolt11.toLowerCase()) disagree(paymentId, `the recipient wallet's invoice with hash ${inv.paymentHash} is another bolt11 than the stored one`);
+  if (r.amountMsat !== msatOf(inv.amountSats)) disagree(paymentId, `the recipient wallet's invoice is for ${r.amountMsat} msat, the payout for ${msatOf(inv.amountSats)} msat`);
+  return r.status as RowState;
+}
+
+/** The payer wallet's outgoing rows of the hash: a success must be for exactly the amount. */
+export function outgoingState(paymentId: string, inv: Invoice, rows: PaymentRecord[]): RowState {
+  const out = rows.filter((r) => r.amountMsat < 0n);
+  const ok = out.filter((r) => r.status === 'success');
+  if (ok.length > 1) disagree(paymentId, `the payer wallet paid hash ${inv.paymentHash} ${ok.length} times`);
+  if (ok.length === 1) {
+    if (-ok[0]!.amountMsat !== msatOf(inv.amountSats)) disagree(paymentId, `the payer wallet paid ${-ok[0]!.amountMsat} msat for hash ${inv.paymentHash}, the payout is ${msatOf(inv.amountSats)} msat`);
+    return 'success';
   }
+  if (out.some((r) => r.status === 'pending')) return 'pending';
+  return out.length ? 'failed' : 'none';
+}
 
-  return { prove };
+/** LNbits' answer to the payment must be about the stored hash and, if it says paid, for exactly the amount. */
+export function checkPayAnswer(paymentId: string, inv: Invoice, outcome: PayOutcome): void {
+  if ((outcome.kind === 'paid' || outcome.kind === 'pending') && outcome.paymentHash !== null && outcome.paymentHash !== inv.paymentHash) {
+    disagree(paymentId, `LNbits answered the payment with hash ${outcome.paymentHash}, the stored invoice has ${inv.paymentHash}`);
+  }
+  if (outcome.kind === 'paid' && outcome.amountMsat !== -msatOf(inv.amountSats)) {
+    disagree(paymentId, `LNbits answered the payment as ${outcome.amountMsat} msat, the payout is ${-msatOf(inv.amountSats)} msat`);
+  }
+}
+
+/**
+ * After a payment (whatever LNbits answered): proven paid only when the recipient's row is paid and the
+ * payer's row succeeded, both for exactly the amount. 'not-yet': nothing contradicts, but nothing proves it.
+ */
+export function proofOf(paymentId: string, inv: Invoice, outcome: PayOutcome, incoming: PaymentRecord[], outgoing: PaymentRecord[]): 'paid' | 'not-yet' {
+  const inState = incomingState(paymentId, inv, incoming);
+  const outState = outgoingState(paymentId, inv, outgoing);
+  if (inState === 'success' && outState === 'success') return 'paid';
+  if (inState === 'success' || outState === 'success') {
+    disagree(paymentId, `the recipient wallet's row is ${inState} but the payer wallet's row is ${outState} for hash ${inv.paymentHash}`);
+  }
+  if (outcome.kind === 'paid') disagree(paymentId, `LNbits answered the payment as paid, but the recipient wallet's row is ${inState} and the payer wallet's ${outState}`);
+  return 'not-yet';
 }
