@@ -151,6 +151,8 @@ export function createLamassuIngestion(deps: ActivityDeps, opts: LamassuIngestio
 
   return {
     activities,
+    /** The Lamassu connection (built on first use): the cash-out record step re-reads rows through it. */
+    lamassuConnection,
     /** Closes what this factory opened itself (tunnel, pool, Temporal connection); injected ones stay open. */
     async close(): Promise<void> {
       if (lamassu && lamassu !== opts.lamassu) await lamassu.close();
