@@ -27,7 +27,10 @@ find_python() {
 pip_tool() {
   local name=$1 pkg=$2 version=$3 venv=$TOOLS/$1
   shift 3
-  local stamp="$pkg==$version${*:+ $*}"
+  # Paths relative to the checkout: worktrees sharing one .tools/ must agree on the stamp (an absolute path
+  # made every worktree reinstall — and concurrent reinstalls delete each other's venv).
+  local args="${*//$ROOT\//}"
+  local stamp="$pkg==$version${args:+ $args}"
   # a change of the constraints file is a change of the pins
   [ "${1:-}" = -c ] && stamp="$stamp $(cksum < "$2" | cut -d' ' -f1)"
   if [ "$(cat "$venv/.stamp" 2>/dev/null)" = "$stamp" ]; then return 0; fi
