@@ -44,17 +44,17 @@ describe('runbook unit-test table (emergency-protocols.md, scenario 5)', () => {
     });
   }
   test('the runbook spot check: 2000 GTQ → 266 800 sats at 3 % gives 259 029 / 7 771', () => {
-    assert.deepEqual(runbook('266800', '0.03000', 0), { model: 'runbook', effectiveCommission: '0.03', baseSats: 259029, commissionSats: 7771 });
+    assert.deepEqual(runbook('266800', '0.03000', 0), { model: 'runbook', effectiveCommission: '0.03', baseSats: 259029, commissionSats: 7771, fixedFeeSats: 0, excessSats: 0 });
   });
 });
 
 describe('the real row of domain.md §3 (4000 GTQ, ticker 826091.28, 5.5 %, 512 400 sats)', () => {
   const row: CommissionInput = { cryptoAtoms: '512400', commissionPercentage: '0.05500', discount: 0, fiat: '4000.00000', rawTickerPrice: '826091.28000' };
   test('runbook: 512400 / 1.055 = 485687.20 → 485687', () => {
-    assert.deepEqual(computeCommission(row), { model: 'runbook', effectiveCommission: '0.055', baseSats: 485687, commissionSats: 26713 });
+    assert.deepEqual(computeCommission(row), { model: 'runbook', effectiveCommission: '0.055', baseSats: 485687, commissionSats: 26713, fixedFeeSats: 0, excessSats: 0 });
   });
   test('lamassu-ticker: 4000 × 10^8 / 826091.28 = 484207.99 → 484208', () => {
-    assert.deepEqual(computeCommission(row, 'lamassu-ticker'), { model: 'lamassu-ticker', effectiveCommission: '0.055', baseSats: 484208, commissionSats: 28192 });
+    assert.deepEqual(computeCommission(row, 'lamassu-ticker'), { model: 'lamassu-ticker', effectiveCommission: '0.055', baseSats: 484208, commissionSats: 28192, fixedFeeSats: 0, excessSats: 0 });
   });
   test('the two models differ by ~1 480 sats on this row (exactly 1 479)', () => {
     const a = computeCommission(row, 'runbook');
@@ -105,7 +105,7 @@ describe('exactness', () => {
     assert.equal(runbook('300003', '0.2', 0).baseSats, 250003); // 250002.5 → 250003
     assert.equal(runbook('2099999999999997', '0.2', 0).baseSats, 1749999999999998); // …997.5 → …998
     // e = 0.8 × (100 − 25) / 100 = 0.6: atoms / 1.6, 4 → 2.5 → 3
-    assert.deepEqual(runbook('4', '0.80000', 25), { model: 'runbook', effectiveCommission: '0.6', baseSats: 3, commissionSats: 1 });
+    assert.deepEqual(runbook('4', '0.80000', 25), { model: 'runbook', effectiveCommission: '0.6', baseSats: 3, commissionSats: 1, fixedFeeSats: 0, excessSats: 0 });
     // ticker model: 1 × 10^8 / 2×10^8 = 0.5 → 1
     assert.equal(computeCommission({ cryptoAtoms: '1', commissionPercentage: null, discount: null, fiat: '1', rawTickerPrice: '200000000' }, 'lamassu-ticker').baseSats, 1);
   });
@@ -156,7 +156,7 @@ describe('exactness', () => {
     assert.equal(runbook('1000', null, 10).effectiveCommission, '0');
     assert.equal(runbook('1000', '0.05', null).effectiveCommission, '0.05');
     assert.equal(runbook('1000', '0.05', 100).effectiveCommission, '0');
-    assert.deepEqual(runbook('0', '0.05', 0), { model: 'runbook', effectiveCommission: '0.05', baseSats: 0, commissionSats: 0 });
+    assert.deepEqual(runbook('0', '0.05', 0), { model: 'runbook', effectiveCommission: '0.05', baseSats: 0, commissionSats: 0, fixedFeeSats: 0, excessSats: 0 });
   });
 });
 
