@@ -52,9 +52,13 @@ const clientSats = async (w: CashOutWorld) => (await Promise.all(w.clients.map((
 test('forged, changed and unfinished inputs and a 3 MB device_id move 0 sats (rejected + alert); the good rows around them are paid', async () => {
   await withCashOutWorld({ taskQueuePrefix: 'checks-real', lamassu: true }, async ({ world: w, client }) => {
     // The poller's path: fetch from Lamassu (the 3 MB row is rejected there), start the rest.
-    const good1 = await inLamassu(w, small({ confirmedAt: minutesFromNow(-3), created: minutesFromNow(-4) }));
-    const poison = await inLamassu(w, small({ deviceId: 'd'.repeat(3_000_000), confirmedAt: minutesFromNow(-2), created: minutesFromNow(-3) }));
-    const good2 = await inLamassu(w, small({ confirmedAt: minutesFromNow(-1), created: minutesFromNow(-2) }));
+    // Confirmed after the world's deposits (balances are taken as of confirmed_at), in this order.
+    const tick = () => new Promise((r) => setTimeout(r, 20));
+    const good1 = await inLamassu(w, small({ confirmedAt: new Date().toISOString() }));
+    await tick();
+    const poison = await inLamassu(w, small({ deviceId: 'd'.repeat(3_000_000), confirmedAt: new Date().toISOString() }));
+    await tick();
+    const good2 = await inLamassu(w, small({ confirmedAt: new Date().toISOString() }));
     const ingestion = createLamassuIngestion({ config: w.config, pool: w.db.pool, log }, { temporalClient: client });
     try {
       const fetched = await ingestion.activities.fetchNewCashOuts();
