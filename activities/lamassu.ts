@@ -53,10 +53,19 @@ const PERMANENT_CODES = new Set([3, 7, 9, 11]);
 function isPermanentStartError(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
     const code = (e as { code?: unknown }).code;
+    // RESOURCE_EXHAUSTED is a rate limit — or a message over the size limit, which no retry fixes.
+    if (code === 8) return /larger than max|size|exceeds/i.test(String((e as Error).message));
     if (typeof code === 'number') return PERMANENT_CODES.has(code);
   }
   // No gRPC status at all: failed here (encoding the input, a payload converter), not on the way.
   return !(err instanceof Error && /ServiceError|Connection|TransportError/.test(err.name));
+}
+
+/** "Failed to start Workflow: 8 RESOURCE_EXHAUSTED: …": every message of the cause chain. */
+function causeChain(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) parts.push(e instanceof Error ? e.message : String(e));
+  return parts.join(': ');
 }
 
 /** Alert text of a raw row: every value cut short (a 3 MB text field must not travel in an alert). */
@@ -183,7 +192,7 @@ export function createLamassuIngestion(deps: ActivityDeps, opts: LamassuIngestio
           const outcome = await startCashOut(client, config, row);
           (outcome === 'started' ? out.started : out.skipped).push(row.id);
         } catch (err) {
-          const error = (err instanceof Error ? err.message : String(err)).slice(0, 500);
+          const error = causeChain(err).slice(0, 500);
           if (!isPermanentStartError(err)) {
             out.failed.push({ id: row.id, error });
             continue;

@@ -171,7 +171,7 @@ export function startAtm(opts: AtmOptions): Atm {
       await update(id, { dispense: true });
       await action(id, 'dispense');
       await update(id, { dispense_confirmed: true });
-      event.note = 'zero-conf, never confirmed: dispensed but never payable (alerted after lamassu.dispensedNotFinalHours)';
+      event.note = 'zero-conf, never confirmed: dispensed but never payable (alerted after cashOutChecks.dispensedNotFinalHours)';
       opts.onEvent?.(event);
       return event;
     }

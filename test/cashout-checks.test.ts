@@ -63,8 +63,16 @@ test('forged, changed and unfinished inputs and a 3 MB device_id move 0 sats (re
     try {
       const fetched = await ingestion.activities.fetchNewCashOuts();
       assert.deepEqual(fetched.rows.map((r) => r.id), [good1.id, good2.id]);
-      const started = await ingestion.activities.startCashOutWorkflows({ rows: fetched.rows });
+      // A row that cannot be started at all (here: over Temporal's payload limit) is rejected, alerted
+      // once, and does not stop the others (in production the row schema's limits catch it earlier).
+      const unstartable = small({ deviceId: 'u'.repeat(3_000_000) });
+      const started = await ingestion.activities.startCashOutWorkflows({ rows: [fetched.rows[0]!, unstartable, fetched.rows[1]!] });
       assert.deepEqual(started.started, [good1.id, good2.id]);
+      assert.deepEqual(started.rejected?.map((r) => r.id), [unstartable.id], JSON.stringify({ ...started, failed: started.failed.map((f) => ({ ...f, error: f.error.slice(0, 300) })) }));
+      assert.deepEqual(started.failed, []);
+      const rej = await w.db.pool.query(`SELECT status, rejected_field FROM satoshimachine.lamassu_transactions WHERE lamassu_id = $1`, [unstartable.id]);
+      assert.deepEqual(rej.rows, [{ status: 'rejected', rejected_field: '(workflow start)' }]);
+      assert.equal((await alertsOf(w, 'row-rejected')).filter((a) => a.dedup_key === `row-rejected:${unstartable.id}`).length, 1);
     } finally {
       await ingestion.close();
     }
