@@ -19,7 +19,10 @@ import { createLogger } from '../log/logger';
 import type { CashOutResult } from '../workflows/cashout';
 import { cliEnvFor, runCli } from './support/cli';
 import { cashOutRow, ledgerTransaction, untilState, walletSats, withCashOutWorld, type CashOutWorld } from './support/cashout-fixture';
-import { startTestWorker, uniqueTaskQueue } from './support/temporal-client';
+import { startTestWorker } from './support/temporal-client';
+import { createLedgerDatabase } from './support/ledger-db';
+import { createSweepActivities } from '../activities/sweep';
+import { configSchema } from '../config/schema';
 
 const log = createLogger({ level: process.env.LOG_LEVEL ?? 'silent', name: 'cashout-checks' });
 const minutesFromNow = (m: number) => new Date(Date.now() + m * 60_000).toISOString();
@@ -204,8 +207,6 @@ test('a failure before the payout stage leaves the row needs_attention with a cr
       const d = await client.workflow.getHandle(cashOutWorkflowId(row.id)).describe();
       assert.equal(d.typedSearchAttributes.get(CashOutStatus), 'needs_attention');
       assert.equal((await paymentsOf(w, row.id)).length, 0);
-      // The sweep also reports transactions (not only payouts) that stay open.
-      assert.ok(uniqueTaskQueue('x'));
     } finally {
       await worker.stop();
       await conn.close();
@@ -222,4 +223,29 @@ test('the row id of a forged input that is not even a uuid: refused before anyth
     assert.deepEqual(rej.rows, [{ field: 'id' }]);
     assert.equal((await alertsOf(w, 'cashout-refused')).length, 1);
   });
+});
+
+test('the stuck sweep reports transactions too: processing without payouts, held or needs_attention for too long', async () => {
+  const db = await createLedgerDatabase('checks_sweep');
+  try {
+    const config = configSchema.parse({ databaseUrl: db.url });
+    const insert = (status: string, minutesAgo: number) =>
+      db.pool.query(
+        `INSERT INTO satoshimachine.lamassu_transactions (lamassu_id, device_id, crypto_atoms, crypto_code, fiat, fiat_code, lamassu_status, created, confirmed_at, status, error, updated_at)
+         VALUES (gen_random_uuid(), 'atm', 25600, 'BTC', 200, 'GTQ', 'confirmed', now(), now(), $1, $2, now() - make_interval(mins => $3::int)) RETURNING id::text`,
+        [status, status === 'processing' ? null : 'why', minutesAgo],
+      );
+    const stuck = (await insert('processing', 20)).rows[0].id as string;
+    const held = (await insert('held', 3 * 60)).rows[0].id as string;
+    await insert('processing', 1); // young: a running cash-out
+    await insert('held', 30); // held, not for long yet
+    await insert('completed', 600);
+    const r = await createSweepActivities({ config, pool: db.pool, log }).sweepStuckPayouts({});
+    assert.deepEqual([...(r.transactionIds ?? [])].sort(), [stuck, held].sort());
+    const alerts = await db.pool.query(`SELECT severity, details->>'transactionId' AS id FROM satoshimachine.alerts WHERE kind = 'transaction-stuck' ORDER BY severity`);
+    assert.deepEqual(alerts.rows.map((a) => a.id).sort(), [stuck, held].sort());
+    assert.equal(alerts.rows.find((a) => a.id === stuck)!.severity, 'critical');
+  } finally {
+    await db.drop();
+  }
 });
