@@ -119,7 +119,20 @@ export function createCashOutChecks(deps: ActivityDeps, opts: { lamassu?: () => 
         c,
         { commissionOnly: !c.plausibility },
       );
-      if (!reasons.length) return { held: false, reasons };
+      if (!reasons.length) {
+        if (t.excessSats > 0) {
+          // Lamassu's 100-sat rounding made the commission-free amount exceed crypto_atoms: paid, commission 0.
+          await raiseAlert(deps, {
+            severity: 'medium',
+            kind: 'commission-capped',
+            dedupKey: `commission-capped:${t.id}`,
+            quietPeriodMinutes: ONCE_MINUTES,
+            message: `Cash-out ${t.lamassuId}: the commission-free amount exceeds crypto_atoms by ${t.excessSats} sats (Lamassu's 100-sat rounding); paid with commission 0`,
+            details: { lamassuId: t.lamassuId, transactionId: t.id, excessSats: t.excessSats, baseSats: t.baseSats },
+          });
+        }
+        return { held: false, reasons };
+      }
       const reason = `held: ${reasons.join('; ')}`;
       await holdTransaction(pool, t.id, reason);
       await raiseAlert(deps, {

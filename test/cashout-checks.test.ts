@@ -124,6 +124,7 @@ test('implausible cash-outs are HELD (critical alert, CashOutStatus held, 0 sats
     assert.equal((await run(client, w, rounded)).status, 'completed');
     const rt = (await ledgerTransaction(w.db.pool, rounded.id))!;
     assert.deepEqual([rt.base_sats, rt.commission_sats], [24200, 0]);
+    assert.equal((await alertsOf(w, 'commission-capped')).length, 1, 'paid, with an alert');
 
     const held: Array<[string, LamassuCashOut, RegExp]> = [
       ['price', await inLamassu(w, cashOutRow({ cryptoAtoms: '9000000', receivedCryptoAtoms: '9000000', fiat: '1.00000' })), /price: 9000000 sats for 1 GTQ is outside ±10 %/],
