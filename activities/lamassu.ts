@@ -60,8 +60,9 @@ function isPermanentStartError(err: unknown): boolean {
     if (code === 8) return /larger than max|size|exceeds/i.test(String((e as Error).message));
     if (typeof code === 'number') return PERMANENT_CODES.has(code);
   }
-  // No gRPC status at all: failed here (encoding the input, a payload converter), not on the way.
-  return !(err instanceof Error && /ServiceError|Connection|TransportError/.test(err.name));
+  // No gRPC status: only an input the payload converter cannot encode is this row's fault; anything else (the
+  // ledger, the network) may pass and is tried again at the next poll.
+  return err instanceof Error && /PayloadConverterError|ValueError|DataConverterError/.test(err.name);
 }
 
 /** "Failed to start Workflow: 8 RESOURCE_EXHAUSTED: …": every message of the cause chain. */
@@ -99,7 +100,7 @@ export function createLamassuIngestion(deps: ActivityDeps, opts: LamassuIngestio
 
   /** No ledger row for the Lamassu id, and the latest run of its workflow id is closed. */
   async function restartable(client: Client, lamassuId: string): Promise<boolean> {
-    const { rows } = await pool.query(`SELECT 1 FROM satoshimachine.lamassu_transactions WHERE lower(lamassu_id) = lower($1)`, [lamassuId]);
+    const { rows } = await pool.query(`SELECT 1 FROM satoshimachine.lamassu_transactions WHERE lamassu_id::text = lower($1)`, [lamassuId]);
     if (rows.length > 0) return false;
     const status = await runStatus(client, cashOutWorkflowId(lamassuId));
     return status !== 'RUNNING' && status !== 'NOT_FOUND';
