@@ -7,6 +7,8 @@
 --   * Each row is checked against the model recorded with it: 'runbook' rows with the runbook formula,
 --     'lamassu-ticker' rows with ROUND(fiat × 10^8 / raw_ticker_price) (they legitimately differ from the
 --     runbook formula by ~0.3 %). Rows without a recorded split are not checked.
+-- Issue 12: the fixed fee's sats (fixed_fee_sats, newer Lamassu servers) come out of crypto_atoms first, and
+-- the base never exceeds what is left (Lamassu's 100-sat rounding, a negative commission: commission 0).
 -- Returns one row per transaction whose stored split is wrong: on a correct ledger, no rows.
 SELECT
   id,
@@ -24,15 +26,15 @@ SELECT
 FROM (
   SELECT
     t.*,
-    CASE t.commission_model
-      WHEN 'lamassu-ticker' THEN ROUND(t.fiat * 100000000 / t.raw_ticker_price)
-      ELSE ROUND(t.crypto_atoms / (1 + (COALESCE(t.commission_percentage, 0) * (100 - COALESCE(t.discount, 0)) / 100)))
-    END AS expected_base,
-    CASE t.commission_model
-      WHEN 'lamassu-ticker' THEN t.crypto_atoms - ROUND(t.fiat * 100000000 / t.raw_ticker_price)
-      ELSE ROUND(t.crypto_atoms - (t.crypto_atoms / (1 + (COALESCE(t.commission_percentage, 0) * (100 - COALESCE(t.discount, 0)) / 100))))
-    END AS expected_commission
+    LEAST(t.crypto_atoms - COALESCE(t.fixed_fee_sats, 0), f.formula_base) AS expected_base,
+    t.crypto_atoms - LEAST(t.crypto_atoms - COALESCE(t.fixed_fee_sats, 0), f.formula_base) AS expected_commission
   FROM satoshimachine.lamassu_transactions t
+  CROSS JOIN LATERAL (
+    SELECT CASE t.commission_model
+      WHEN 'lamassu-ticker' THEN ROUND(t.fiat * 100000000 / t.raw_ticker_price)
+      ELSE ROUND((t.crypto_atoms - COALESCE(t.fixed_fee_sats, 0)) / (1 + (COALESCE(t.commission_percentage, 0) * (100 - COALESCE(t.discount, 0)) / 100)))
+    END AS formula_base
+  ) f
   WHERE t.base_sats IS NOT NULL
 ) checked
 WHERE ABS(base_sats - expected_base) > 1
