@@ -3,7 +3,7 @@
  * fund, pre-flight, reserve, pay (cashout-payout.ts), compensate, operator cancel, complete. Each is
  * idempotent; inputs and results are ids, amounts and states (never a key).
  */
-import { raiseAlert } from '../adapters/alerts';
+import { raiseAlert, resolveAlerts } from '../adapters/alerts';
 import { eligibleBalancesAt } from '../adapters/ledger/balances';
 import {
   cancelFailedPayoutRows,
@@ -23,6 +23,7 @@ import { BalanceWouldGoNegativeError, CashOutConfigError, InsufficientBalanceErr
 import type { LamassuCashOut } from '../domain/lamassu-row';
 import { fiatMinor } from '../domain/money';
 import { createPayoutActivities, sourceAdminKey, toView, type PayoutView } from './cashout-payout';
+import { checkCashOutConservation, type ConservationResult } from './cashout-conservation';
 import type { ActivityDeps } from './deps';
 
 export type { PayoutView };
@@ -229,12 +230,19 @@ export function createCashOutActivities(deps: ActivityDeps) {
     },
 
     /** Every payout completed → transaction completed. */
-    async completeCashOut(input: { transactionId: string }): Promise<{ payouts: PayoutView[] }> {
+    async completeCashOut(input: { transactionId: string }): Promise<{ payouts: PayoutView[]; conservation?: ConservationResult }> {
       const rows = await listPayments(pool, input.transactionId);
       const open = rows.filter((p) => p.status !== 'completed');
       if (open.length) throw new LedgerStateError(`transaction ${input.transactionId}: ${open.length} payout(s) not completed`, 'status');
       await setTransactionStatus(pool, input.transactionId, 'completed');
-      return { payouts: views(rows) };
+      // Checked at once (issue 13); a problem alerts, it never undoes or fails the completion.
+      const tx = await getTransaction(pool, input.transactionId);
+      const conservation = await checkCashOutConservation(deps, lnbits, sourceAdminKey(deps), tx, rows).catch((err: unknown) => {
+        log.warn({ transactionId: input.transactionId, err: err instanceof Error ? err.message : String(err) }, 'conservation check failed to run');
+        return undefined;
+      });
+      await resolveAlerts(deps, { dedupKeyLike: `cashout-needs-attention:${input.transactionId}:%` }, 'satmachine', `cash-out ${tx.lamassuId} completed`).catch(() => []);
+      return { payouts: views(rows), conservation };
     },
   };
 }

@@ -3,7 +3,7 @@
  * every payout pending or failed for longer than config.alerts.stuckPayoutMinutes gets its own alert,
  * deduplicated per payout (`payout-stuck:<payment id>`) within the quiet period.
  */
-import { raiseAlert, severityFor } from '../adapters/alerts';
+import { raiseAlert, renotifyCriticalAlerts, severityFor } from '../adapters/alerts';
 import type { ActivityDeps } from './deps';
 
 export interface SweepResult {
@@ -11,6 +11,10 @@ export interface SweepResult {
   alerted: number;
   /** The stuck payouts seen (capped at `limit`), oldest first. */
   paymentIds: string[];
+  /** payout-stuck alerts resolved because their payout completed or was cancelled. */
+  resolved?: number;
+  /** Unacknowledged critical alerts offered to the channels again. */
+  renotified?: number;
 }
 
 export function createSweepActivities(deps: ActivityDeps) {
@@ -41,7 +45,17 @@ export function createSweepActivities(deps: ActivityDeps) {
         });
         if (out.raised) alerted++;
       }
-      return { stuck: rows.length ? Number(rows[0].total) : 0, alerted, paymentIds: rows.map((r) => String(r.id)) };
+      // Payouts that are no longer open: their stuck alerts are resolved.
+      const { rows: cleared } = await pool.query<{ id: string }>(
+        `UPDATE satoshimachine.alerts a SET resolved_at = now(), resolved_by = 'satmachine', resolve_reason = 'payout ' || p.status
+           FROM satoshimachine.payments p
+          WHERE a.resolved_at IS NULL AND a.kind = 'payout-stuck' AND a.dedup_key = 'payout-stuck:' || p.id::text
+            AND p.status IN ('completed', 'cancelled')
+          RETURNING a.id::text`,
+      );
+      // The sweep runs every 15 min: it also re-notifies unacknowledged critical alerts when they are due.
+      const renotified = await renotifyCriticalAlerts(deps);
+      return { stuck: rows.length ? Number(rows[0].total) : 0, alerted, paymentIds: rows.map((r) => String(r.id)), resolved: cleared.length, renotified };
     },
   };
 }

@@ -83,16 +83,31 @@ export interface AlertView {
   kind: string;
   message: string;
   createdAt: string;
+  /** Who acknowledged it (null: nobody yet). */
+  acknowledgedBy?: string | null;
 }
 
-export async function openAlerts(db: Queryable, limit: number): Promise<{ total: number; alerts: AlertView[] }> {
-  const total = Number((await db.query(`SELECT count(*)::int AS n FROM satoshimachine.alerts WHERE acknowledged_at IS NULL`)).rows[0].n);
+/**
+ * Open (unresolved) alerts: unacknowledged first, then most severe, then newest. `total` counts the open ones,
+ * `unacknowledged` those nobody has acknowledged yet.
+ */
+export async function openAlerts(db: Queryable, limit: number): Promise<{ total: number; unacknowledged: number; alerts: AlertView[] }> {
+  const counts = (await db.query(
+    `SELECT count(*)::int AS n, count(*) FILTER (WHERE acknowledged_at IS NULL)::int AS unack FROM satoshimachine.alerts WHERE resolved_at IS NULL`,
+  )).rows[0];
   const { rows } = await db.query(
-    `SELECT id::text AS id, severity, kind, message, created_at FROM satoshimachine.alerts WHERE acknowledged_at IS NULL
-      ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END, created_at DESC LIMIT $1`,
+    `SELECT id::text AS id, severity, kind, message, created_at, acknowledged_at, acknowledged_by FROM satoshimachine.alerts WHERE resolved_at IS NULL
+      ORDER BY (acknowledged_at IS NULL) DESC, CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END, created_at DESC LIMIT $1`,
     [limit],
   );
-  return { total, alerts: rows.map((r) => ({ id: String(r.id), severity: String(r.severity), kind: String(r.kind), message: String(r.message), createdAt: isoCol(r.created_at) })) };
+  return {
+    total: Number(counts.n),
+    unacknowledged: Number(counts.unack),
+    alerts: rows.map((r) => ({
+      id: String(r.id), severity: String(r.severity), kind: String(r.kind), message: String(r.message), createdAt: isoCol(r.created_at),
+      acknowledgedBy: (r.acknowledged_by as string | null) ?? null,
+    })),
+  };
 }
 
 export interface DepositView {

@@ -78,6 +78,10 @@ export const alertsSchema = z.object({
   emailTo: z.string().min(1).optional(),
   emailFrom: z.string().min(1).default('satmachine@localhost'),
   quietPeriodMinutes: positiveInt.default(60),
+  /** An unacknowledged critical alert is sent to the channels again after this long (and every this long). */
+  renotifyCriticalMinutes: positiveInt.default(60),
+  /** The poller alerts (`poll-failing`) after this many consecutive failed polls (about 3 minutes by default). */
+  pollFailureAlertAfter: positiveInt.default(3),
   stuckPayoutMinutes: positiveInt.default(15),
   stuckPayoutCriticalHours: positiveInt.default(2),
   maxPollDelayHours: positiveInt.default(24),
