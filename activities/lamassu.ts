@@ -12,6 +12,7 @@ import { knownLamassuIds, markRejectionAlerted, recordRejections, type Rejection
 import { validateLamassuRow, type LamassuCashOut } from '../domain/lamassu-row';
 import { startCashOut } from '../client/cashout';
 import type { ActivityDeps } from './deps';
+import { createPollFailureTracker } from './poll-failures';
 import { checkSystemReady, type ReadinessResult } from './poller-readiness';
 
 /** At most this many new rows per fetch result (~0.5 KB each): keeps the poller's history small. */
@@ -57,6 +58,7 @@ export function createLamassuIngestion(deps: ActivityDeps, opts: LamassuIngestio
   let ownConnection: Connection | undefined;
 
   const lamassuConnection = () => (lamassu ??= createLamassuConnection(config.lamassu, log));
+  const pollFailures = createPollFailureTracker(deps);
   const temporalClient = () =>
     (temporal ??= Connection.connect({ address: config.temporal.address, tls: config.temporal.tls || undefined, apiKey: config.temporal.apiKey })
       .then((connection) => ((ownConnection = connection), new Client({ connection, namespace: config.temporal.namespace })))
@@ -87,7 +89,14 @@ export function createLamassuIngestion(deps: ActivityDeps, opts: LamassuIngestio
     /** Throws when Lamassu or the ledger cannot be read: a failure is never an empty result. */
     async fetchNewCashOuts(input: FetchNewCashOutsInput = {}): Promise<FetchNewCashOutsResult> {
       const { fiatCode, lookbackHours, payFrom } = config.lamassu;
-      const read = await fetchQualifyingCashOuts(lamassuConnection(), { fiatCode, lookbackHours, payFrom, lastCompletePollAt: input.lastCompletePollAt });
+      let read;
+      try {
+        read = await fetchQualifyingCashOuts(lamassuConnection(), { fiatCode, lookbackHours, payFrom, lastCompletePollAt: input.lastCompletePollAt });
+      } catch (err) {
+        await pollFailures.failed(err);
+        throw err;
+      }
+      await pollFailures.succeeded().catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not record the successful poll'));
       const known = await knownLamassuIds(pool, read.rows.map((r) => r.id));
       const fresh: LamassuCashOut[] = [];
       const rejections: Rejection[] = [];

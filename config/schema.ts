@@ -80,8 +80,8 @@ export const alertsSchema = z.object({
   quietPeriodMinutes: positiveInt.default(60),
   /** An unacknowledged critical alert is sent to the channels again after this long (and every this long). */
   renotifyCriticalMinutes: positiveInt.default(60),
-  /** The poller alerts (`poll-failing`) after this many consecutive failed polls (about 3 minutes by default). */
-  pollFailureAlertAfter: positiveInt.default(3),
+  /** Lamassu fetches failing without a success for this long raise `poll-failing` (default 3 min: alerted within ~4 min). */
+  pollFailureAlertSeconds: positiveInt.default(180),
   stuckPayoutMinutes: positiveInt.default(15),
   stuckPayoutCriticalHours: positiveInt.default(2),
   maxPollDelayHours: positiveInt.default(24),

@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { addAdjustment, findClient, getClient } from '../../adapters/ledger';
 import { recordOperatorEvent } from '../../adapters/ledger/operator-control';
-import { formatFiat, parseArgs, parseFiatAmount, uuidArg } from '../args';
+import { formatFiat, parseFiatAmount } from '../args';
 import { withContext } from '../context';
 import { CliError, EXIT, print } from '../output';
 

@@ -10,11 +10,12 @@ import { listPayments, TRANSACTION_STATUSES, type TransactionRow } from '../../a
 import { recordOperatorEvent } from '../../adapters/ledger/operator-control';
 import { cashOutWorkflowId } from '../../domain/constants';
 import { CashOutStatus, FailedPayouts } from '../../domain/search-attributes';
-import { formatFiat, parseArgs, positiveIntArg } from '../args';
+import { formatFiat, parseArgs, parseDuration, positiveIntArg } from '../args';
 import { type Context, messageOf, withContext } from '../context';
 import { findTransaction, listTransactions } from '../ledger-views';
-import { kv, print, table } from '../output';
-import { cancelFailedPayoutsUpdate, retryFailedPayoutsUpdate, type CancelInput, type OperatorActionResult, type RetryInput } from '../../workflows/cashout';
+import { CliError, EXIT, kv, print, progress, setExitCode, table } from '../output';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { cancelFailedPayoutsUpdate, cashOutStatusQuery, retryFailedPayoutsUpdate, type CancelInput, type CashOutState, type OperatorActionResult, type RetryInput } from '../../workflows/cashout';
 
 /** Sats columns as numbers (safe integers ≤ 21e6 BTC), crypto_atoms included. */
 const satsNumber = (text: string): number | string => (Number.isSafeInteger(Number(text)) ? Number(text) : text);
@@ -95,15 +96,45 @@ function txLine(t: TransactionRow, decimals: number) {
   return [t.lamassuId, t.status, t.confirmedAt, t.cryptoAtoms, t.baseSats, t.commissionSats, t.fiatMinor === null ? `${t.fiat} ${t.fiatCode}` : `${formatFiat(t.fiatMinor, decimals)} ${t.fiatCode}`, t.error];
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Waits until the cash-out workflow is in `want` (its status query), or `timeoutSeconds` passed. After a fix
+ * (source wallet funded, LNbits back, `emergency resume --payouts-only`) a cash-out still retries its payouts
+ * for 30–60 s before it gives up and waits for the operator: `tx retry --wait` waits for that instead of
+ * being refused.
+ */
+async function waitForCashOut(ctx: Context, lamassuId: string, want: (s: CashOutState) => boolean, timeoutSeconds: number): Promise<CashOutState | null> {
+  const handle = (await ctx.temporal()).workflow.getHandle(cashOutWorkflowId(lamassuId));
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  let last: CashOutState | null = null;
+  for (;;) {
+    last = await handle.query(cashOutStatusQuery).catch(() => last);
+    if (last && want(last)) return last;
+    if (Date.now() > deadline) return last;
+    await sleep(1000);
+  }
+}
+
 /** Executes one of the cash-out workflow's operator updates and returns its result. */
 async function runUpdate(ctx: Context, idArg: string, update: 'retryFailedPayouts' | 'cancelFailedPayouts', input: { actor: string; reason?: string; funding?: RetryInput['funding'] }) {
   const tx = await findTransaction(ctx.pool(), idArg.trim());
   const handle = (await ctx.temporal()).workflow.getHandle(cashOutWorkflowId(tx.lamassuId));
   const reason = input.reason?.trim() || undefined;
-  const result: OperatorActionResult =
-    update === 'retryFailedPayouts'
-      ? await handle.executeUpdate<OperatorActionResult, [RetryInput]>(retryFailedPayoutsUpdate.name, { args: [{ by: input.actor, ...(input.funding ? { funding: input.funding } : {}) }] })
-      : await handle.executeUpdate<OperatorActionResult, [CancelInput]>(cancelFailedPayoutsUpdate.name, { args: [{ by: input.actor, ...(reason ? { reason } : {}) }] });
+  const result: OperatorActionResult = await (update === 'retryFailedPayouts'
+    ? handle.executeUpdate<OperatorActionResult, [RetryInput]>(retryFailedPayoutsUpdate.name, { args: [{ by: input.actor, ...(input.funding ? { funding: input.funding } : {}) }] })
+    : handle.executeUpdate<OperatorActionResult, [CancelInput]>(cancelFailedPayoutsUpdate.name, { args: [{ by: input.actor, ...(reason ? { reason } : {}) }] })
+  ).catch((err: unknown) => {
+    // The most common surprise: right after a fix the cash-out is still retrying on its own.
+    if (err instanceof WorkflowUpdateFailedError && /the cash-out is processing/.test(err.cause?.message ?? '')) {
+      throw new CliError(
+        `refused by the workflow: ${err.cause?.message}. The cash-out is still retrying its payouts by itself (after a fix or \`emergency resume\` this takes 30–60 s); ` +
+          `it becomes retryable when it is needs_attention again — run \`satmachine tx retry ${tx.lamassuId} --wait\`, or check \`satmachine tx show ${tx.lamassuId}\``,
+        EXIT.usage,
+      );
+    }
+    throw err;
+  });
   await recordOperatorEvent(ctx.pool(), input.actor, update === 'retryFailedPayouts' ? 'payouts-retried' : 'failed-payouts-cancelled', {
     lamassuId: tx.lamassuId, transactionId: tx.id, reason: reason ?? null, funding: input.funding ?? null, payouts: result.payouts,
   });
@@ -143,14 +174,41 @@ export function registerTx(program: Command): void {
   tx.command('retry <lamassuId>')
     .description("retry the cash-out's failed payouts (cash-out workflow update retryFailedPayouts)")
     .option('--funding <answer>', 'only when the source wallet credit is uncertain: credited | not-credited (check the source wallet in LNbits first)')
+    .option('--wait [duration]', 'wait (default up to 5m) until the cash-out is retryable (it may still be retrying by itself), retry, then wait for the outcome: exit 0 completed, 1 needs_attention again')
     .option('--reason <text>', 'why (recorded)')
     .option('--actor <name>', 'who (default: the OS user)')
     .option('--json', 'print JSON')
-    .action((id: string, o: { funding?: string; reason?: string; actor?: string; json?: boolean }) =>
+    .action((id: string, o: { funding?: string; wait?: string | boolean; reason?: string; actor?: string; json?: boolean }) =>
       withContext(async (ctx) => {
         const funding = o.funding === undefined ? undefined : parseArgs(z.enum(['credited', 'not-credited'], { error: '--funding: credited or not-credited' }), o.funding);
+        const waitSeconds = o.wait === undefined || o.wait === false ? null : parseDuration(o.wait === true ? '5m' : o.wait, '--wait');
+        let attentionBefore = 0;
+        if (waitSeconds !== null) {
+          const t = await findTransaction(ctx.pool(), id.trim());
+          progress(`waiting up to ${waitSeconds} s for cash-out ${t.lamassuId} to be retryable (needs_attention)…`);
+          const s = await waitForCashOut(ctx, t.lamassuId, (x) => x.status !== 'processing', waitSeconds);
+          if (s?.status === 'completed') {
+            print(Boolean(o.json), { lamassuId: t.lamassuId, update: null, status: 'completed' }, () => `cash-out ${t.lamassuId} completed by itself: nothing to retry`);
+            return;
+          }
+          if (s?.status !== 'needs_attention') throw new CliError(`cash-out ${t.lamassuId} is still ${s?.status ?? 'unknown'} after ${waitSeconds} s: see \`satmachine tx show ${t.lamassuId}\``, EXIT.findings);
+          attentionBefore = s.attentionCount;
+        }
         const { tx: t, result } = await runUpdate(ctx, id, 'retryFailedPayouts', { actor: ctx.actor(o.actor), reason: o.reason, funding });
-        print(Boolean(o.json), { lamassuId: t.lamassuId, update: 'retryFailedPayouts', result }, () => `retry of ${result.payouts} failed payout(s) of ${t.lamassuId} accepted; \`satmachine tx show ${t.lamassuId}\` follows it`);
+        if (waitSeconds === null) {
+          print(Boolean(o.json), { lamassuId: t.lamassuId, update: 'retryFailedPayouts', result }, () => `retry of ${result.payouts} failed payout(s) of ${t.lamassuId} accepted; \`satmachine tx show ${t.lamassuId}\` follows it`);
+          return;
+        }
+        progress(`retry of ${result.payouts} failed payout(s) accepted; waiting for the outcome…`);
+        // Completed, or waiting for the operator once more (a new needs_attention: attentionCount grew).
+        const end = await waitForCashOut(ctx, t.lamassuId, (x) => x.status === 'completed' || (x.status === 'needs_attention' && x.attentionCount > attentionBefore), waitSeconds);
+        const status = end?.status ?? 'unknown';
+        print(Boolean(o.json), { lamassuId: t.lamassuId, update: 'retryFailedPayouts', result, status }, () =>
+          status === 'completed'
+            ? `retry of ${result.payouts} failed payout(s) of ${t.lamassuId}: cash-out completed`
+            : `retry of ${result.payouts} failed payout(s) of ${t.lamassuId}: cash-out is ${status}${end?.lastError ? ` (${end.lastError})` : ''} — see \`satmachine tx show ${t.lamassuId}\``,
+        );
+        if (status !== 'completed') setExitCode(EXIT.findings);
       }),
     );
 
