@@ -34,6 +34,8 @@ export interface RecordResult {
   /** For a duplicate: the run that owns the ledger row (null: recorded outside a workflow, e.g. rejected). */
   ownerWorkflowId: string | null;
   ownerStatus: string;
+  /** For a duplicate: Σ client sats the owning run paid (completed payouts). */
+  ownerPaidSats?: number;
 }
 
 export interface SplitResult {
@@ -51,6 +53,8 @@ export interface ReserveResult {
   reallocated: boolean;
   unallocatedSats: number;
   payoutConcurrency: number;
+  /** Client id → name, for the Web UI's details (names, not UUIDs). */
+  clientNames?: Record<string, string>;
 }
 
 const views = (rows: PaymentRow[]) => rows.map(toView);
@@ -96,7 +100,12 @@ export function createCashOutActivities(deps: ActivityDeps) {
         message: `Lamassu cash-out ${row.id} was started again (workflow ${workflowId}); the ledger already has it (status ${r.transaction.status}): nothing paid`,
         details: { lamassuId: row.id, workflowId, runId, ownerWorkflowId: r.transaction.workflowId, ownerRunId: r.ownerRunId, ledgerStatus: r.transaction.status },
       });
-      return { outcome: 'duplicate', transactionId: r.transaction.id, ownerWorkflowId: r.transaction.workflowId, ownerStatus: r.transaction.status };
+      // What the owning run paid, so a duplicate run can show the cash-out's truth instead of "0 sats".
+      const paid = await pool.query<{ s: string }>(
+        `SELECT COALESCE(sum(amount_sats), 0)::text AS s FROM satoshimachine.payments WHERE transaction_id = $1 AND kind = 'client' AND status = 'completed'`,
+        [r.transaction.id],
+      );
+      return { outcome: 'duplicate', transactionId: r.transaction.id, ownerWorkflowId: r.transaction.workflowId, ownerStatus: r.transaction.status, ownerPaidSats: Number(paid.rows[0]!.s) };
     },
 
     /** The commission split (config.commissionModel) and the dispensed fiat in exact minor units, stored once. */
@@ -170,7 +179,13 @@ export function createCashOutActivities(deps: ActivityDeps) {
         }
       }
       const tx = await getTransaction(pool, input.transactionId);
-      return { payouts: views(rows), reallocated, unallocatedSats: tx.unallocatedSats ?? 0, payoutConcurrency: config.payoutConcurrency };
+      const names = await pool.query<{ id: string; name: string }>(`SELECT id::text, name FROM satoshimachine.clients WHERE id = ANY($1::uuid[])`, [
+        rows.flatMap((p) => (p.clientId ? [p.clientId] : [])),
+      ]);
+      return {
+        payouts: views(rows), reallocated, unallocatedSats: tx.unallocatedSats ?? 0, payoutConcurrency: config.payoutConcurrency,
+        clientNames: Object.fromEntries(names.rows.map((r) => [r.id, r.name])),
+      };
     },
 
     /**

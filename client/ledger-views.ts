@@ -38,17 +38,21 @@ export interface PayoutView extends PaymentRow {
 }
 
 /** Payouts by status and age (the runbook's "stuck/failed payments" query). Oldest first. */
-export async function listPayouts(db: Queryable, opts: { statuses: string[]; olderThanSeconds?: number; transactionId?: string; limit: number }): Promise<PayoutView[]> {
+/**
+ * Payouts in `statuses`; `failing` adds the pending ones whose last attempt failed (still retrying by
+ * themselves: "failing" to the operator, though not yet `failed` in the ledger).
+ */
+export async function listPayouts(db: Queryable, opts: { statuses: string[]; failing?: boolean; olderThanSeconds?: number; transactionId?: string; limit: number }): Promise<PayoutView[]> {
   const { rows } = await db.query(
     `SELECT ${PAY_COLUMNS}, c.name AS client_name, t.lamassu_id, EXTRACT(EPOCH FROM now() - p.created_at)::bigint AS age_seconds
        FROM satoshimachine.payments p
        JOIN satoshimachine.lamassu_transactions t ON t.id = p.transaction_id
        LEFT JOIN satoshimachine.clients c ON c.id = p.client_id
-      WHERE p.status = ANY($1::text[])
+      WHERE (p.status = ANY($1::text[]) OR ($5::boolean AND p.status = 'pending' AND p.last_error IS NOT NULL))
         AND ($2::int IS NULL OR p.created_at < now() - make_interval(secs => $2::int))
         AND ($3::uuid IS NULL OR p.transaction_id = $3)
       ORDER BY p.created_at, p.id LIMIT $4`,
-    [opts.statuses, opts.olderThanSeconds ?? null, opts.transactionId ?? null, opts.limit],
+    [opts.statuses, opts.olderThanSeconds ?? null, opts.transactionId ?? null, opts.limit, opts.failing ?? false],
   );
   return rows.map((r) => ({ ...mapPayment(r), clientName: (r.client_name as string | null) ?? null, lamassuId: String(r.lamassu_id), ageSeconds: Number(r.age_seconds) }));
 }

@@ -33,6 +33,8 @@ import type { Allocation } from '../domain/allocation';
 import { BUSINESS_ERROR_TYPES } from '../domain/errors';
 import type { LamassuCashOut } from '../domain/lamassu-row';
 import { CashOutStatus, FailedPayouts, LamassuTxId, PayoutSats, SatmachineKind } from '../domain/search-attributes';
+import { publishDuplicate } from './cashout-duplicate';
+import { attentionDetails } from './cashout-details';
 import { cashOutSummary, type CashOutInput, type CashOutResult, type CashOutState, type OperatorActionResult, type RetryInput, type CancelInput } from './cashout-types';
 
 export type { CashOutInput, CashOutResult, CashOutState, OperatorActionResult, RetryInput, CancelInput };
@@ -61,6 +63,8 @@ const describe = (err: unknown): string => {
   const type = cause instanceof ApplicationFailure && cause.type ? `${cause.type}: ` : '';
   return `${type}${cause instanceof Error ? cause.message : String(cause)}`;
 };
+/** Histories from before a duplicate run showed its owner's status and sats (issue 13) replay as before. */
+const DUPLICATE_SHOWS_OWNER_PATCH = 'cashout-duplicate-shows-owner';
 /** Histories from before the halt was published to search attributes replay without those upserts. */
 const HALT_VISIBILITY_PATCH = 'cashout-halt-visibility';
 
@@ -90,6 +94,8 @@ export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResul
   };
 
   const open = () => state.payouts.filter((p) => p.status !== 'completed' && p.status !== 'cancelled');
+  /** Client names for the Web UI's details (from the reservation). */
+  const clientNames: Record<string, string> = {};
   const failedCount = () => (state.payouts.length ? open().length : state.plannedPayouts);
   function publish(): void {
     const paidSats = state.payouts.filter((p) => p.kind === 'client').reduce((s, p) => s + p.amountSats, 0);
@@ -101,7 +107,7 @@ export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResul
       { key: PayoutSats, value: paidSats },
     ]);
     const halted = state.halted && state.status === 'processing' ? ` · halted: ${state.haltedReason ?? 'no reason given'}` : '';
-    setCurrentDetails(`${cashOutSummary(row, state.clients)} · ${state.status}${halted}${state.status === 'needs_attention' ? ` · ${failedCount()} payout(s) failed: ${state.lastError ?? ''}` : ''}`);
+    setCurrentDetails(`${cashOutSummary(row, state.clients)} · ${state.status}${halted}${state.status === 'needs_attention' ? ` · ${attentionDetails(state.payouts, failedCount(), clientNames, state.lastError)}` : ''}`);
   }
   const merge = (views: PayoutView[]) => {
     const byId = new Map(state.payouts.map((p) => [p.id, p]));
@@ -154,7 +160,8 @@ export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResul
     state.status = 'duplicate';
     state.step = 'done';
     state.lastError = `already recorded by ${rec.ownerWorkflowId ?? 'another process'} (ledger status ${rec.ownerStatus})`;
-    publish();
+    if (patched(DUPLICATE_SHOWS_OWNER_PATCH)) publishDuplicate(row, rec);
+    else publish();
     return { status: 'duplicate', transactionId: rec.transactionId, payouts: [] };
   }
   const txId = rec.transactionId;
@@ -241,6 +248,7 @@ export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResul
       state.step = 'reserve';
       const reserved = await steps.reserveCashOut({ transactionId: txId, allocation });
       merge(reserved.payouts);
+      Object.assign(clientNames, reserved.clientNames ?? {});
       state.unallocatedSats = reserved.unallocatedSats;
       state.reallocated ||= reserved.reallocated;
       state.clients = reserved.payouts.filter((p) => p.kind === 'client').length;
