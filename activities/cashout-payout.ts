@@ -153,6 +153,23 @@ export function createPayoutActivities(deps: ActivityDeps, lnbits: LnbitsClient)
     return incoming !== null && !incoming.paid && incoming.status === 'failed';
   }
 
+  /**
+   * The stored invoice was issued to a wallet the client has since left (`clients set-wallet`, recorded in
+   * operator_events after the payout was created) and the payer has not paid it and is not paying it: it must
+   * be replaced, or the retry would pay the OLD wallet. Asked only after such a move; the new wallet's key not
+   * finding the invoice (null) is the proof that it belongs to another wallet.
+   */
+  async function invoiceOfFormerWallet(p: { kind: string; clientId: string | null; paymentHash: string; createdAt: string }, payerRow: { paid: boolean; status: string } | null): Promise<boolean> {
+    if (p.kind !== 'client' || !p.clientId) return false;
+    if (payerRow && (payerRow.paid || payerRow.status !== 'failed')) return false;
+    const moved = await pool.query(
+      `SELECT 1 FROM satoshimachine.operator_events WHERE action = 'client-wallet-replaced' AND details->>'clientId' = $1 AND at >= $2 LIMIT 1`,
+      [p.clientId, p.createdAt],
+    );
+    if (moved.rows.length === 0) return false;
+    return (await lnbits.getPayment(await recipientInvoiceKey(p), p.paymentHash)) === null;
+  }
+
   async function transfer(paymentId: string): Promise<PayoutView | { halted: string }> {
     let p = await getPayoutRow(pool, paymentId);
     if (p.status === 'completed') return toView(p);
@@ -175,7 +192,11 @@ export function createPayoutActivities(deps: ActivityDeps, lnbits: LnbitsClient)
     const paidAlready = fresh ? null : await lnbits.getPayment(payer, p.paymentHash!);
     if (paidAlready?.paid) return toView(await completePayment(pool, paymentId));
     // Never a second invoice for a payout whose invoice could still be paid; an expired, failed one is replaced.
-    if (!fresh && (await invoiceUnpayable({ ...p, paymentHash: p.paymentHash!, bolt11: p.bolt11! }, paidAlready))) {
+    if (
+      !fresh &&
+      ((await invoiceUnpayable({ ...p, paymentHash: p.paymentHash!, bolt11: p.bolt11! }, paidAlready)) ||
+        (await invoiceOfFormerWallet({ ...p, paymentHash: p.paymentHash! }, paidAlready)))
+    ) {
       const old = p.paymentHash!;
       const inv = await newInvoice(p);
       p = { ...p, ...(await replacePaymentInvoice(pool, paymentId, old, inv.paymentHash, inv.bolt11)) };

@@ -162,12 +162,12 @@ export function createReconcileActivities(deps: ActivityDeps) {
           const diffMsat = w.balanceMsat - expectedMsat;
           Object.assign(summary, { commissionExpectedSats: rows[0]!.s, commissionSince: config.reconcileSince ?? null, commissionWalletDifferenceMsat: diffMsat.toString() });
           const abs = diffMsat < 0n ? -diffMsat : diffMsat;
-          if (config.reconcileSince && abs > BigInt(config.alerts.maxBalanceDiscrepancySats) * 1000n) {
+          if (config.reconcileCommissionWallet && abs > BigInt(config.alerts.maxBalanceDiscrepancySats) * 1000n) {
             add({
               kind: 'commission-wallet-mismatch',
               subject: 'lnbits.commission',
-              message: `commission wallet holds ${w.balanceMsat} msat; Σ commission since ${config.reconcileSince} is ${expectedMsat} msat (difference ${diffMsat} msat)`,
-              details: { balanceMsat: w.balanceMsat.toString(), expectedMsat: expectedMsat.toString(), differenceMsat: diffMsat.toString(), since: config.reconcileSince },
+              message: `commission wallet holds ${w.balanceMsat} msat; Σ commission since ${config.reconcileSince ?? 'the beginning'} is ${expectedMsat} msat (difference ${diffMsat} msat; reconcileSince sets the start)`,
+              details: { balanceMsat: w.balanceMsat.toString(), expectedMsat: expectedMsat.toString(), differenceMsat: diffMsat.toString(), since: config.reconcileSince ?? null },
             });
           }
         } catch (err) {

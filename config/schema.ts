@@ -112,8 +112,14 @@ export const configSchema = z.object({
   /** Used to encrypt client invoice keys at rest (32+ chars). */
   encryptionKey: z.string().min(32).optional(),
   alerts: alertsSchema.default(alertsSchema.parse({})),
-  /** Start of the period the reconciliation compares the commission wallet against. */
+  /**
+   * The commission-wallet check of the reconciliation: the wallet's balance must equal Σ completed commission
+   * payouts since reconcileSince (absent: since the beginning — right for a wallet that only ever receives our
+   * commission). Set reconcileSince to the last time the wallet was emptied or funded otherwise.
+   */
   reconcileSince: z.iso.datetime({ offset: true }).optional(),
+  /** On by default (issue 13); false turns the commission-wallet check off (e.g. a shared commission wallet). */
+  reconcileCommissionWallet: z.boolean().default(true),
   log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
   metricsPort: port.optional(),
 });

@@ -78,3 +78,14 @@ export async function changeAlerts(
     return { changed, unchanged };
   });
 }
+
+/** Resolves the open alerts whose dedup key matches `dedupKeyLike` (the operator fixed their cause); returns their ids. */
+export async function resolveAlertsLike(db: Queryable, dedupKeyLike: string, actor: string, reason: string): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `UPDATE satoshimachine.alerts SET resolved_at = now(), resolved_by = $2, resolve_reason = $3,
+            acknowledged_at = COALESCE(acknowledged_at, now()), acknowledged_by = COALESCE(acknowledged_by, $2)
+      WHERE resolved_at IS NULL AND dedup_key LIKE $1 RETURNING id::text`,
+    [dedupKeyLike, actor, reason],
+  );
+  return rows.map((r) => r.id);
+}

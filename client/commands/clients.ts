@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { balanceHistory, CLIENT_MODES, CLIENT_STATUSES, createClient, findClient, getClient, listClients, setClientStatus, type ClientRow } from '../../adapters/ledger';
 import { repairBalance } from '../../adapters/ledger/balance-repair';
 import { setClientInvoiceKey, setClientWallet } from '../../adapters/ledger/clients';
+import { resolveAlertsLike } from '../../adapters/ledger/alert-lifecycle';
 import { recordOperatorEvent } from '../../adapters/ledger/operator-control';
 import { parseArgs, readSecret, formatFiat } from '../args';
 import { withContext } from '../context';
@@ -175,6 +176,8 @@ export function registerClients(program: Command): void {
         if (check.status !== 'ok') throw new CliError(`invoice key refused: ${check.detail}`, EXIT.usage);
         const after = await setClientInvoiceKey(pool, clientId, invoiceKey, ctx.config.encryptionKey);
         await recordOperatorEvent(pool, ctx.actor(o.actor), 'client-key-replaced', { clientId, walletId: after.walletId });
+        // The cause of "LNbits rejected the client's key" is fixed: its alert is resolved.
+        await resolveAlertsLike(pool, `client-wallet-rejected:${clientId}`, ctx.actor(o.actor), 'new invoice key verified (clients set-key)');
         print(Boolean(o.json), after, () => `client ${clientId}: invoice key replaced and verified (${check.detail}); status ${after.status} — \`clients set-status ${clientId} active\` if it was paused`);
       }),
     );
@@ -204,6 +207,7 @@ export function registerClients(program: Command): void {
           throw err;
         });
         await recordOperatorEvent(pool, ctx.actor(o.actor), 'client-wallet-replaced', { clientId: before.id, fromWalletId: before.walletId, toWalletId: walletId, reason: o.reason ?? null });
+        await resolveAlertsLike(pool, `client-wallet-rejected:${before.id}`, ctx.actor(o.actor), `moved to wallet ${walletId} (clients set-wallet)`);
         print(Boolean(o.json), after, () =>
           `client ${after.name} (${after.id}): wallet ${before.walletId} → ${walletId}, invoice key verified (${check.detail}); status ${after.status}` +
           (after.status === 'active' ? '' : ` — \`satmachine clients set-status ${after.id} active\` to include it again`),
