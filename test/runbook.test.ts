@@ -5,7 +5,7 @@
  * `satmachine reconcile` exits 0 and the money is where it belongs in LNbits. Breaking a documented command
  * (a renamed option, a changed message, a step that no longer works) fails this test.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -26,10 +26,6 @@ import { checkAgainstCli, documentedSatmachineCommands, runBlock, runbookBlocks,
 import { getStack } from './support/stack';
 import { startTestWorker } from './support/temporal-client';
 
-// Commands like `export --out ./incident-…` write relative to the working directory: a scratch one.
-const cwd = process.cwd();
-before(() => process.chdir(mkdtempSync(path.join(tmpdir(), 'runbook-'))));
-after(() => process.chdir(cwd));
 
 interface RunbookWorld extends CashOutContext {
   rb: RunbookEnv;
@@ -44,7 +40,9 @@ async function withRunbookWorld(opts: { faultProxy?: boolean; clients?: number }
     const acts = createWorkerActivities({ config: ctx.world.config, pool: ctx.world.db.pool, log });
     const worker = await startTestWorker({ taskQueue: ctx.world.taskQueue, activities: acts.activities });
     const { temporal } = getStack();
-    const rb: RunbookEnv = { env: cliEnvFor(ctx.world.config, { USER: 'operator' }), temporalAddress: temporal.address, temporalCliPath: temporal.cliPath };
+    // Commands like `export --out ./incident-…` write into a scratch folder, not the checkout.
+    const scratchDir = mkdtempSync(path.join(tmpdir(), 'runbook-'));
+    const rb: RunbookEnv = { env: cliEnvFor(ctx.world.config, { USER: 'operator' }), temporalAddress: temporal.address, temporalCliPath: temporal.cliPath, scratchDir };
     const sourceBefore = await walletSats(ctx.world.source);
     /** Money conserved in LNbits: the clients and the commission wallet received exactly what the source sent. */
     const conserved = async (cryptoAtoms: number) => {

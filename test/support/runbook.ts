@@ -123,6 +123,8 @@ export interface RunbookEnv {
   /** Replaces `localhost:7233` in Temporal CLI lines. */
   temporalAddress: string;
   temporalCliPath: string;
+  /** Relative paths in commands (`--out ./incident`) are made relative to this folder. */
+  scratchDir?: string;
 }
 
 function runTemporalCli(cliPath: string, argv: string[]): Promise<CliResult> {
@@ -138,7 +140,7 @@ function runTemporalCli(cliPath: string, argv: string[]): Promise<CliResult> {
 async function runCommand(command: string, rb: RunbookEnv, placeholders: Placeholders): Promise<{ argv: string[]; result: CliResult }> {
   const words = shellWords(await fill(command, placeholders));
   if (words[0] === 'npx' && words[1] === 'satmachine') {
-    const argv = words.slice(2);
+    const argv = words.slice(2).map((w) => (rb.scratchDir && w.startsWith('./') ? path.join(rb.scratchDir, w) : w));
     return { argv, result: await runCli(argv, rb.env) };
   }
   if (words[0] === '.tools/temporal/bin/temporal') {
@@ -198,8 +200,7 @@ export function checkAgainstCli(words: string[]): string | null {
     cmd = sub;
     i++;
   }
-  if (cmd.commands.length > 0 && words.length > 0 && i === 0) return `unknown command "${words[0]}"`;
-  if (cmd.commands.length > 0 && !words.slice(0, i).length) return `no such command: ${words.join(' ')}`;
+  if (i === 0 && words.length > 0 && !words[0]!.startsWith('-')) return `unknown command "${words[0]}"`;
   const known = new Set(cmd.options.flatMap((o) => [o.long, o.short].filter(Boolean) as string[]).concat(['--help', '-h']));
   for (const w of words.slice(i)) {
     if (!w.startsWith('--')) continue;
