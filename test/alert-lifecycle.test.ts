@@ -50,7 +50,7 @@ describe('operator: alerts list | ack | resolve', () => {
   test('list shows unacknowledged first; ack and resolve are recorded with who and why; status agrees', async () => {
     const a = (await raiseAlert(deps, { severity: 'critical', kind: 'payout-stuck', dedupKey: 'payout-stuck:x', message: 'payout x stuck' })).id!;
     const b = (await raiseAlert(deps, { severity: 'medium', kind: 'lamassu-unreachable', dedupKey: 'health:lamassu-unreachable:ssh', message: 'ssh down' })).id!;
-    const ack = await runCli(['alerts', 'ack', a, '--reason', 'looking at it'], env);
+    const ack = await runCli(['alerts', 'ack', a, '--reason', 'looking at it', '--actor', 'ana'], env);
     assert.equal(ack.code, 0, ack.stderr);
     assert.match(ack.stdout, new RegExp(`acknowledged: ${a} \\(payout-stuck\\)`));
     const list = await runCli(['alerts', 'list', '--json'], env);
@@ -59,7 +59,7 @@ describe('operator: alerts list | ack | resolve', () => {
     assert.ok(ids.indexOf(b) < ids.indexOf(a), 'the unacknowledged medium alert comes before the acknowledged critical one');
 
     assert.equal((await runCli(['alerts', 'resolve', b], env)).code, 2, '--reason is required');
-    const res = await runCli(['alerts', 'resolve', b, '--reason', 'ssh fixed'], env);
+    const res = await runCli(['alerts', 'resolve', b, '--reason', 'ssh fixed', '--actor', 'ana'], env);
     assert.equal(res.code, 0, res.stderr);
     assert.equal((await runCli(['alerts', 'ack', '999999'], env)).code, 4);
     const again = await runCli(['alerts', 'resolve', b, '--reason', 'twice'], env);
@@ -108,7 +108,7 @@ describe('re-notification', () => {
       const d = { ...deps, config: cfg };
       const loud = (await raiseAlert(d, { severity: 'critical', kind: 'conservation', dedupKey: 'conservation:t1', message: 'money not conserved' })).id!;
       const seen = (await raiseAlert(d, { severity: 'critical', kind: 'conservation', dedupKey: 'conservation:t2', message: 'seen already' })).id!;
-      await runCli(['alerts', 'ack', seen, '--reason', 'on it'], env);
+      await runCli(['alerts', 'ack', seen, '--reason', 'on it', '--actor', 'ana'], env);
       assert.equal(received.length, 2, 'both delivered once when raised');
       assert.equal(await renotifyCriticalAlerts(d), 0, 'not due yet');
       // 31 minutes later (the alert rows are ours to age in a test).

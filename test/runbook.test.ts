@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { createWorkerActivities } from '../activities';
@@ -24,7 +24,11 @@ import { cashOutRow, deleteWallet, storedBalance, untilState, walletSats, withCa
 import { createWallet } from './support/lnbits';
 import { checkAgainstCli, documentedSatmachineCommands, runBlock, runbookBlocks, type Placeholders, type RunbookEnv } from './support/runbook';
 import { getStack } from './support/stack';
-import { startTestWorker } from './support/temporal-client';
+import { startTestWorker, testClient, uniqueTaskQueue } from './support/temporal-client';
+import { createIngestionFixture } from './support/ingestion-fixture';
+import { freePort } from './support/ports';
+import { createLamassuIngestion } from '../activities/lamassu';
+import { ensurePollerStarted, getPollerStatus } from '../client/poller';
 
 
 interface RunbookWorld extends CashOutContext {
@@ -91,7 +95,7 @@ describe('the runbook as written', () => {
 
   test('every scenario has its executable blocks (other sections may be added freely)', () => {
     const tags = runbookBlocks().flatMap((b) => (b.tag ? [b.tag] : []));
-    for (const t of ['s1-duplicate', 's3-respond', 's3-recover', 's4-respond', 's4-recover', 's5-respond', 's5-recover', 's6-rotated', 's7-wallet-deleted']) {
+    for (const t of ['s1-duplicate', 's2-respond', 's2-recover', 's3-respond', 's3-recover', 's4-respond', 's4-recover', 's5-respond', 's5-recover', 's6-rotated', 's7-wallet-deleted']) {
       assert.ok(tags.includes(t), `block test=${t}`);
     }
   });
@@ -127,7 +131,7 @@ describe('scenarios, provoked and recovered with the runbook\'s commands', () =>
       await runBlock('s4-recover', rb, ph);
       assert.equal(await storedBalance(w.db.pool, c0.id), tampered - 100000);
       const corr = await w.db.pool.query(`SELECT actor, delta_fiat_minor::int AS d, reason FROM satoshimachine.balance_corrections WHERE client_id = $1`, [c0.id]);
-      assert.deepEqual(corr.rows.map((r) => [r.actor, r.d]), [['operator', -100000]]);
+      assert.deepEqual(corr.rows.map((r) => [r.actor, r.d]), [[userInfo().username, -100000]], 'who (the OS user by default) and how much');
       const events = await w.db.pool.query(`SELECT count(*)::int AS n FROM satoshimachine.operator_events WHERE action = 'balance-repaired'`);
       assert.equal(events.rows[0].n, 1);
       await conserved(512400);
@@ -241,5 +245,40 @@ describe('scenarios, provoked and recovered with the runbook\'s commands', () =>
         await acts.close();
       }
     });
+  });
+
+  test('2. SSH / Lamassu connection lost: the poller records the error, connection test names the step; fixed config → one poll first', async () => {
+    const f = await createIngestionFixture({});
+    const taskQueue = uniqueTaskQueue('runbook-poller');
+    const good = { ...f.config, temporal: { ...f.config.temporal, taskQueue } };
+    const broken = { ...good, lamassu: { ...good.lamassu, ssh: { ...good.lamassu.ssh!, port: await freePort() } } };
+    const log = createLogger({ level: process.env.LOG_LEVEL ?? 'silent', name: 'runbook-ssh' });
+    const workflowId = `lamassu-poller-runbook-${Date.now()}`;
+    const { temporal } = getStack();
+    const rbFor = (config: typeof good): RunbookEnv => ({
+      env: cliEnvFor(config, { USER: 'operator', SATMACHINE_POLLER_WORKFLOW_ID: workflowId }),
+      temporalAddress: temporal.address, temporalCliPath: temporal.cliPath, scratchDir: mkdtempSync(path.join(tmpdir(), 'runbook-')),
+    });
+    const { client, close } = await testClient();
+    const brokenIngestion = createLamassuIngestion({ config: broken, pool: f.ledger.pool, log });
+    let worker = await startTestWorker({ taskQueue, activities: brokenIngestion.activities });
+    try {
+      await ensurePollerStarted(client, good, { workflowId });
+      await until('the poller to record the failed read', () => getPollerStatus(client, { workflowId }), (s) => s.lastError !== null);
+      await runBlock('s2-respond', rbFor(broken), {});
+      // "Restart the worker with the new config."
+      await worker.stop();
+      await brokenIngestion.close();
+      worker = await startTestWorker({ taskQueue, activities: f.ingestion.activities });
+      await runBlock('s2-recover', rbFor(good), {});
+      const s = await getPollerStatus(client, { workflowId });
+      assert.equal(s.lastError, null);
+      assert.ok(s.lastSuccessAt);
+    } finally {
+      await client.workflow.getHandle(workflowId).terminate('test over').catch(() => undefined);
+      await worker.stop();
+      await close();
+      await f.cleanup();
+    }
   });
 });
