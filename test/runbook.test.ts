@@ -20,7 +20,7 @@ import { cashOutWorkflowId } from '../domain/constants';
 import { CashOutStatus, PayoutSats } from '../domain/search-attributes';
 import { createLogger } from '../log/logger';
 import { cliEnvFor } from './support/cli';
-import { cashOutRow, deleteWallet, storedBalance, untilState, walletSats, withCashOutWorld, type CashOutContext } from './support/cashout-fixture';
+import { cashOutRow, currentDetails, deleteWallet, storedBalance, untilState, walletSats, withCashOutWorld, type CashOutContext } from './support/cashout-fixture';
 import { createWallet } from './support/lnbits';
 import { checkAgainstCli, documentedSatmachineCommands, runBlock, runbookBlocks, type Placeholders, type RunbookEnv } from './support/runbook';
 import { getStack } from './support/stack';
@@ -187,6 +187,9 @@ describe('scenarios, provoked and recovered with the runbook\'s commands', () =>
       const row = cashOutRow();
       await startCashOut(client, w.config, row);
       await untilState(client, cashOutWorkflowId(row.id), (s) => s.status === 'needs_attention' && s.step === 'wait-operator', 'needs_attention', 120_000);
+      // The Web UI's details name the unpaid client and count like FailedPayouts does.
+      const details = await currentDetails(client, cashOutWorkflowId(row.id));
+      assert.match(details, /needs_attention · 1 of 4 payout\(s\) not paid \(client 1\)/);
       const dir = mkdtempSync(path.join(tmpdir(), 'runbook-key-'));
       const keyFile = path.join(dir, 'new-invoice-key');
       writeFileSync(keyFile, `${c1.wallet.invoiceKey}\n`, { mode: 0o600 });
