@@ -51,8 +51,8 @@ export function registerDeposits(program: Command): void {
     .option('--json', 'print JSON')
     .action((client: string, amount: string, o: { note?: string; confirm?: boolean; actor?: string; json?: boolean }) =>
       withContext(async (ctx) => {
-        const clientId = (await findClient(ctx.pool(), client)).id;
         const amountMinor = parseFiatAmount(amount, ctx.config.lamassu.fiatDecimals, '<amount>');
+        const clientId = (await findClient(ctx.pool(), client)).id;
         const pool = ctx.pool();
         const c = await getClient(pool, clientId);
         let deposit = await addDeposit(pool, { clientId, amount: amountMinor, note: o.note });
