@@ -48,7 +48,7 @@ describe('the binary', () => {
     // A client is named by id or by name: a name nobody has is "not found".
     const nobody = await runBinary(['deposits', 'add', 'not-a-client', '10'], env);
     assert.equal(nobody.code, 4);
-    assert.match(nobody.stderr, /^satmachine: client "not-a-client" not found/m);
+    assert.match(nobody.stderr, /^satmachine: <client>: no client named "not-a-client"/m);
     const unknown = await runBinary(['tx', 'show', randomUUID(), '--json'], env);
     assert.equal(unknown.code, 4);
     assert.match(unknown.stderr, /not found/);

@@ -109,7 +109,7 @@ describe('clients', () => {
     // Not a uuid: a name, and no client has it.
     const notUuid = await runCli(['clients', 'show', 'abc'], env);
     assert.equal(notUuid.code, 4);
-    assert.match(notUuid.stderr, /client "abc" not found/);
+    assert.match(notUuid.stderr, /<client>: no client named "abc"/);
     assert.equal((await runCli(['clients', 'show', randomUUID()], env)).code, 4);
   });
 });

@@ -116,7 +116,7 @@ export async function findClient(db: Queryable, ref: string): Promise<ClientRow>
   if (z.uuid().safeParse(text).success) return getClient(db, text);
   const { rows } = await db.query(`SELECT ${COLUMNS} FROM satoshimachine.clients WHERE lower(btrim(name)) = lower($1) ORDER BY id`, [text]);
   if (rows.length === 1) return mapClient(rows[0]);
-  if (rows.length === 0) throw new LedgerNotFoundError(`client ${JSON.stringify(text)} not found (give its id or its exact name; \`satmachine clients list\`)`, 'client');
+  if (rows.length === 0) throw new LedgerNotFoundError(`no client named ${JSON.stringify(text)} (give its id or its exact name; \`satmachine clients list\`)`, '<client>');
   throw new LedgerStateError(`client ${JSON.stringify(text)} is ambiguous: ${rows.length} clients have this name (${rows.map((r) => String(r.id)).join(', ')}): give the id`);
 }
 
