@@ -22,7 +22,8 @@ import { createLogger } from '../log/logger';
 import { cliEnvFor } from './support/cli';
 import { cashOutRow, currentDetails, deleteWallet, storedBalance, untilState, walletSats, withCashOutWorld, type CashOutContext } from './support/cashout-fixture';
 import { createWallet } from './support/lnbits';
-import { checkAgainstCli, documentedSatmachineCommands, runBlock, runbookBlocks, type Placeholders, type RunbookEnv } from './support/runbook';
+import { checkAgainstCli, documentedSatmachineCommands, runBlock, runbookBlocks, shellWords, type Placeholders, type RunbookEnv } from './support/runbook';
+import { repoRoot } from '../config/load';
 import { getStack } from './support/stack';
 import { startTestWorker, testClient, uniqueTaskQueue } from './support/temporal-client';
 import { createIngestionFixture } from './support/ingestion-fixture';
@@ -98,6 +99,14 @@ describe('the runbook as written', () => {
     for (const t of ['s1-duplicate', 's2-respond', 's2-recover', 's3-respond', 's3-recover', 's4-respond', 's4-recover', 's5-respond', 's5-recover', 's6-rotated', 's7-wallet-deleted']) {
       assert.ok(tags.includes(t), `block test=${t}`);
     }
+  });
+
+  test('the commands work literally as typed: `npx satmachine …` in the checkout (the spot check, through npx)', () => {
+    const line = runbookBlocks().find((b) => b.tag === 's5-respond')!.lines.find((l) => l.startsWith('npx satmachine commission'))!;
+    const words = shellWords(line.slice(0, line.indexOf('#')).trim());
+    const out = execFileSync(words[0]!, words.slice(1), { cwd: repoRoot, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' } });
+    assert.match(out, /base \(sats\) +259029/);
+    assert.match(out, /commission \(sats\) +7771/);
   });
 
   test('a broken command fails the block (e.g. a renamed option)', async () => {
