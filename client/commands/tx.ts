@@ -13,9 +13,9 @@ import { CashOutStatus, FailedPayouts } from '../../domain/search-attributes';
 import { formatFiat, parseArgs, parseDuration, positiveIntArg } from '../args';
 import { type Context, messageOf, withContext } from '../context';
 import { findTransaction, listTransactions } from '../ledger-views';
-import { CliError, EXIT, kv, print, progress, setExitCode, table } from '../output';
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { EXIT, kv, print, progress, setExitCode, table } from '../output';
 import { cancelFailedPayoutsUpdate, cashOutStatusQuery, retryFailedPayoutsUpdate, type CancelInput, type CashOutState, type OperatorActionResult, type RetryInput } from '../../workflows/cashout';
+import { ledgerCashOut, resumeCashOut, runStatus } from '../recovery';
 
 /** Sats columns as numbers (safe integers ≤ 21e6 BTC), crypto_atoms included. */
 const satsNumber = (text: string): number | string => (Number.isSafeInteger(Number(text)) ? Number(text) : text);
@@ -98,45 +98,50 @@ function txLine(t: TransactionRow, decimals: number) {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/**
- * Waits until the cash-out workflow is in `want` (its status query), or `timeoutSeconds` passed. After a fix
- * (source wallet funded, LNbits back, `emergency resume --payouts-only`) a cash-out still retries its payouts
- * for 30–60 s before it gives up and waits for the operator: `tx retry --wait` waits for that instead of
- * being refused.
- */
+/** The cash-out workflow's status query (latest run), or null when no worker answers / no run exists. */
+async function cashOutState(ctx: Context, lamassuId: string): Promise<CashOutState | null> {
+  return (await ctx.temporal()).workflow.getHandle(cashOutWorkflowId(lamassuId)).query(cashOutStatusQuery).catch(() => null);
+}
+
+/** Polls the status query until `want` holds or `timeoutSeconds` passed; returns the last state seen. */
 async function waitForCashOut(ctx: Context, lamassuId: string, want: (s: CashOutState) => boolean, timeoutSeconds: number): Promise<CashOutState | null> {
-  const handle = (await ctx.temporal()).workflow.getHandle(cashOutWorkflowId(lamassuId));
   const deadline = Date.now() + timeoutSeconds * 1000;
   let last: CashOutState | null = null;
   for (;;) {
-    last = await handle.query(cashOutStatusQuery).catch(() => last);
+    last = (await cashOutState(ctx, lamassuId)) ?? last;
     if (last && want(last)) return last;
     if (Date.now() > deadline) return last;
     await sleep(1000);
   }
 }
 
-/** Executes one of the cash-out workflow's operator updates and returns its result. */
+/**
+ * Executes one of the cash-out workflow's operator updates and returns its result. A cash-out that is open
+ * in the ledger but whose workflow run is gone (terminated, reset, lost) gets a recovery run instead
+ * (client/recovery.ts): `retry` resumes it, `cancel-failed` resumes it with the cancel queued.
+ */
 async function runUpdate(ctx: Context, idArg: string, update: 'retryFailedPayouts' | 'cancelFailedPayouts', input: { actor: string; reason?: string; funding?: RetryInput['funding'] }) {
   const tx = await findTransaction(ctx.pool(), idArg.trim());
-  const handle = (await ctx.temporal()).workflow.getHandle(cashOutWorkflowId(tx.lamassuId));
+  const client = await ctx.temporal();
   const reason = input.reason?.trim() || undefined;
-  const result: OperatorActionResult = await (update === 'retryFailedPayouts'
-    ? handle.executeUpdate<OperatorActionResult, [RetryInput]>(retryFailedPayoutsUpdate.name, { args: [{ by: input.actor, ...(input.funding ? { funding: input.funding } : {}) }] })
-    : handle.executeUpdate<OperatorActionResult, [CancelInput]>(cancelFailedPayoutsUpdate.name, { args: [{ by: input.actor, ...(reason ? { reason } : {}) }] })
-  ).catch((err: unknown) => {
-    // The most common surprise: right after a fix the cash-out is still retrying on its own.
-    if (err instanceof WorkflowUpdateFailedError && /the cash-out is processing/.test(err.cause?.message ?? '')) {
-      throw new CliError(
-        `refused by the workflow: ${err.cause?.message}. The cash-out is still retrying its payouts by itself (after a fix or \`emergency resume\` this takes 30–60 s); ` +
-          `it becomes retryable when it is needs_attention again — run \`satmachine tx retry ${tx.lamassuId} --wait\`, or check \`satmachine tx show ${tx.lamassuId}\``,
-        EXIT.usage,
-      );
-    }
-    throw err;
-  });
+  const owner = await ledgerCashOut(ctx.pool(), tx.id);
+  const open = tx.status === 'processing' || tx.status === 'needs_attention';
+  let result: OperatorActionResult | { accepted: true; action: 'resume'; payouts: number; runId: string };
+  if (open && (await runStatus(client, owner.workflowId, owner.runId)) !== 'RUNNING') {
+    const cancel: CancelInput | undefined = update === 'cancelFailedPayouts' ? { by: input.actor, ...(reason ? { reason } : {}) } : undefined;
+    const r = await resumeCashOut(client, ctx.config, ctx.pool(), tx.id, cancel ? { cancel } : {});
+    if (r.outcome !== 'started') throw new Error(`cash-out ${tx.lamassuId}: a run of ${r.workflowId} started meanwhile; try again`);
+    const payouts = (await listPayments(ctx.pool(), tx.id)).filter((p) => p.status !== 'completed' && p.status !== 'cancelled').length;
+    result = { accepted: true, action: 'resume', payouts, runId: r.runId };
+  } else {
+    const handle = client.workflow.getHandle(owner.workflowId);
+    result =
+      update === 'retryFailedPayouts'
+        ? await handle.executeUpdate<OperatorActionResult, [RetryInput]>(retryFailedPayoutsUpdate.name, { args: [{ by: input.actor, ...(input.funding ? { funding: input.funding } : {}) }] })
+        : await handle.executeUpdate<OperatorActionResult, [CancelInput]>(cancelFailedPayoutsUpdate.name, { args: [{ by: input.actor, ...(reason ? { reason } : {}) }] });
+  }
   await recordOperatorEvent(ctx.pool(), input.actor, update === 'retryFailedPayouts' ? 'payouts-retried' : 'failed-payouts-cancelled', {
-    lamassuId: tx.lamassuId, transactionId: tx.id, reason: reason ?? null, funding: input.funding ?? null, payouts: result.payouts,
+    lamassuId: tx.lamassuId, transactionId: tx.id, reason: reason ?? null, funding: input.funding ?? null, payouts: result.payouts, action: result.action,
   });
   return { tx, result };
 }
@@ -174,7 +179,7 @@ export function registerTx(program: Command): void {
   tx.command('retry <lamassuId>')
     .description("retry the cash-out's failed payouts (cash-out workflow update retryFailedPayouts)")
     .option('--funding <answer>', 'only when the source wallet credit is uncertain: credited | not-credited (check the source wallet in LNbits first)')
-    .option('--wait [duration]', 'wait (default up to 5m) until the cash-out is retryable (it may still be retrying by itself), retry, then wait for the outcome: exit 0 completed, 1 needs_attention again')
+    .option('--wait [duration]', 'then wait (default up to 5m) for the outcome: exit 0 when the cash-out completed, 1 when it needs attention again')
     .option('--reason <text>', 'why (recorded)')
     .option('--actor <name>', 'who (default: the OS user)')
     .option('--json', 'print JSON')
@@ -182,33 +187,56 @@ export function registerTx(program: Command): void {
       withContext(async (ctx) => {
         const funding = o.funding === undefined ? undefined : parseArgs(z.enum(['credited', 'not-credited'], { error: '--funding: credited or not-credited' }), o.funding);
         const waitSeconds = o.wait === undefined || o.wait === false ? null : parseDuration(o.wait === true ? '5m' : o.wait, '--wait');
-        let attentionBefore = 0;
         if (waitSeconds !== null) {
           const t = await findTransaction(ctx.pool(), id.trim());
-          progress(`waiting up to ${waitSeconds} s for cash-out ${t.lamassuId} to be retryable (needs_attention)…`);
-          const s = await waitForCashOut(ctx, t.lamassuId, (x) => x.status !== 'processing', waitSeconds);
-          if (s?.status === 'completed') {
+          if (t.status === 'completed') {
             print(Boolean(o.json), { lamassuId: t.lamassuId, update: null, status: 'completed' }, () => `cash-out ${t.lamassuId} completed by itself: nothing to retry`);
             return;
           }
-          if (s?.status !== 'needs_attention') throw new CliError(`cash-out ${t.lamassuId} is still ${s?.status ?? 'unknown'} after ${waitSeconds} s: see \`satmachine tx show ${t.lamassuId}\``, EXIT.findings);
-          attentionBefore = s.attentionCount;
-        }
-        const { tx: t, result } = await runUpdate(ctx, id, 'retryFailedPayouts', { actor: ctx.actor(o.actor), reason: o.reason, funding });
-        if (waitSeconds === null) {
-          print(Boolean(o.json), { lamassuId: t.lamassuId, update: 'retryFailedPayouts', result }, () => `retry of ${result.payouts} failed payout(s) of ${t.lamassuId} accepted; \`satmachine tx show ${t.lamassuId}\` follows it`);
+          const before = await cashOutState(ctx, t.lamassuId);
+          const { result } = await runUpdate(ctx, id, 'retryFailedPayouts', { actor: ctx.actor(o.actor), reason: o.reason, funding });
+          progress(`retry of ${result.payouts} open payout(s) of ${t.lamassuId} accepted (${result.action}); waiting up to ${waitSeconds} s for the outcome…`);
+          // Completed, or waiting for the operator once more (a new needs_attention, or a recovery run's).
+          const end = await waitForCashOut(
+            ctx, t.lamassuId,
+            (x) => x.status === 'completed' || (x.status === 'needs_attention' && x.step === 'wait-operator' && (x.runId !== before?.runId || x.attentionCount > (before?.attentionCount ?? 0))),
+            waitSeconds,
+          );
+          const status = end?.status ?? 'unknown';
+          print(Boolean(o.json), { lamassuId: t.lamassuId, update: 'retryFailedPayouts', result, status }, () =>
+            status === 'completed'
+              ? `retry of ${result.payouts} open payout(s) of ${t.lamassuId}: cash-out completed`
+              : `retry of ${result.payouts} open payout(s) of ${t.lamassuId}: cash-out is ${status}${end?.lastError ? ` (${end.lastError})` : ''} — see \`satmachine tx show ${t.lamassuId}\``,
+          );
+          if (status !== 'completed') setExitCode(EXIT.findings);
           return;
         }
-        progress(`retry of ${result.payouts} failed payout(s) accepted; waiting for the outcome…`);
-        // Completed, or waiting for the operator once more (a new needs_attention: attentionCount grew).
-        const end = await waitForCashOut(ctx, t.lamassuId, (x) => x.status === 'completed' || (x.status === 'needs_attention' && x.attentionCount > attentionBefore), waitSeconds);
-        const status = end?.status ?? 'unknown';
-        print(Boolean(o.json), { lamassuId: t.lamassuId, update: 'retryFailedPayouts', result, status }, () =>
-          status === 'completed'
-            ? `retry of ${result.payouts} failed payout(s) of ${t.lamassuId}: cash-out completed`
-            : `retry of ${result.payouts} failed payout(s) of ${t.lamassuId}: cash-out is ${status}${end?.lastError ? ` (${end.lastError})` : ''} — see \`satmachine tx show ${t.lamassuId}\``,
+        const { tx: t, result } = await runUpdate(ctx, id, 'retryFailedPayouts', { actor: ctx.actor(o.actor), reason: o.reason, funding });
+        print(Boolean(o.json), { lamassuId: t.lamassuId, update: 'retryFailedPayouts', result }, () =>
+          result.action === 'resume'
+            ? `the workflow of ${t.lamassuId} was gone: a recovery run retries its ${result.payouts} open payout(s); \`satmachine tx show ${t.lamassuId}\` follows it`
+            : result.action === 'wake'
+              ? `the ${result.payouts} open payout(s) of ${t.lamassuId} were still being tried: tried again now`
+              : `retry of ${result.payouts} failed payout(s) of ${t.lamassuId} accepted; \`satmachine tx show ${t.lamassuId}\` follows it`);
+      }),
+    );
+
+  tx.command('resume <lamassuId>')
+    .description('adopt a cash-out whose workflow is gone (terminated, reset, lost): a recovery run checks each payout in LNbits and continues from the ledger')
+    .option('--actor <name>', 'who (default: the OS user)')
+    .option('--json', 'print JSON')
+    .action((id: string, o: { actor?: string; json?: boolean }) =>
+      withContext(async (ctx) => {
+        const r = await resumeCashOut(await ctx.temporal(), ctx.config, ctx.pool(), id);
+        const c = await ledgerCashOut(ctx.pool(), id);
+        if (r.outcome === 'started') {
+          await recordOperatorEvent(ctx.pool(), ctx.actor(o.actor), 'cashout-resumed', { lamassuId: c.lamassuId, transactionId: c.transactionId, runId: r.runId });
+        }
+        print(Boolean(o.json), { lamassuId: c.lamassuId, ...r }, () =>
+          r.outcome === 'started'
+            ? `recovery run ${r.runId} of ${r.workflowId} started for ${c.lamassuId}; \`npx satmachine tx show ${c.lamassuId}\` follows it`
+            : `the workflow of ${c.lamassuId} is running (${r.workflowId}): use \`npx satmachine tx retry\` or \`tx cancel-failed\``,
         );
-        if (status !== 'completed') setExitCode(EXIT.findings);
       }),
     );
 
