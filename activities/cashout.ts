@@ -3,7 +3,7 @@
  * fund, pre-flight, reserve, pay (cashout-payout.ts), compensate, operator cancel, complete. Each is
  * idempotent; inputs and results are ids, amounts and states (never a key).
  */
-import { raiseAlert } from '../adapters/alerts';
+import { raiseAlert, resolveAlerts } from '../adapters/alerts';
 import { eligibleBalancesAt } from '../adapters/ledger/balances';
 import {
   adoptCashOutTransaction,
@@ -27,6 +27,7 @@ import { fiatMinor } from '../domain/money';
 import type { LamassuConnection } from '../adapters/lamassu/connection';
 import { createPayoutActivities, sourceAdminKey, toView, type PayoutView } from './cashout-payout';
 import { createCashOutChecks, type RefusedRecord } from './cashout-checks';
+import { checkCashOutConservation, type ConservationResult } from './cashout-conservation';
 import { createPayoutProof } from './payout-release-proof';
 import type { ActivityDeps } from './deps';
 
@@ -41,6 +42,8 @@ export interface RecordResult {
   ownerStatus: string;
   /** Why a refused input was refused. */
   reason?: string;
+  /** For a duplicate: Σ client sats the owning run paid (completed payouts). */
+  ownerPaidSats?: number;
 }
 
 export interface SplitResult {
@@ -58,6 +61,8 @@ export interface ReserveResult {
   reallocated: boolean;
   unallocatedSats: number;
   payoutConcurrency: number;
+  /** Client id → name, for the Web UI's details (names, not UUIDs). */
+  clientNames?: Record<string, string>;
 }
 
 const views = (rows: PaymentRow[]) => rows.map(toView);
@@ -114,7 +119,12 @@ export function createCashOutActivities(deps: ActivityDeps, opts: CashOutActivit
         message: `Lamassu cash-out ${row.id} was started again (workflow ${workflowId}); the ledger already has it (status ${r.transaction.status}): nothing paid`,
         details: { lamassuId: row.id, workflowId, runId, ownerWorkflowId: r.transaction.workflowId, ownerRunId: r.ownerRunId, ledgerStatus: r.transaction.status },
       });
-      return { outcome: 'duplicate', transactionId: r.transaction.id, ownerWorkflowId: r.transaction.workflowId, ownerStatus: r.transaction.status };
+      // What the owning run paid, so a duplicate run can show the cash-out's truth instead of "0 sats".
+      const paid = await pool.query<{ s: string }>(
+        `SELECT COALESCE(sum(amount_sats), 0)::text AS s FROM satoshimachine.payments WHERE transaction_id = $1 AND kind = 'client' AND status = 'completed'`,
+        [r.transaction.id],
+      );
+      return { outcome: 'duplicate', transactionId: r.transaction.id, ownerWorkflowId: r.transaction.workflowId, ownerStatus: r.transaction.status, ownerPaidSats: Number(paid.rows[0]!.s) };
     },
 
     /** The commission split (config.commissionModel) and the dispensed fiat in exact minor units, stored once. */
@@ -192,7 +202,13 @@ export function createCashOutActivities(deps: ActivityDeps, opts: CashOutActivit
         }
       }
       const tx = await getTransaction(pool, input.transactionId);
-      return { payouts: views(rows), reallocated, unallocatedSats: tx.unallocatedSats ?? 0, payoutConcurrency: config.payoutConcurrency };
+      const names = await pool.query<{ id: string; name: string }>(`SELECT id::text, name FROM satoshimachine.clients WHERE id = ANY($1::uuid[])`, [
+        rows.flatMap((p) => (p.clientId ? [p.clientId] : [])),
+      ]);
+      return {
+        payouts: views(rows), reallocated, unallocatedSats: tx.unallocatedSats ?? 0, payoutConcurrency: config.payoutConcurrency,
+        clientNames: Object.fromEntries(names.rows.map((r) => [r.id, r.name])),
+      };
     },
 
     /**
@@ -280,12 +296,19 @@ export function createCashOutActivities(deps: ActivityDeps, opts: CashOutActivit
     },
 
     /** Every payout completed → transaction completed. */
-    async completeCashOut(input: { transactionId: string }): Promise<{ payouts: PayoutView[] }> {
+    async completeCashOut(input: { transactionId: string }): Promise<{ payouts: PayoutView[]; conservation?: ConservationResult }> {
       const rows = await listPayments(pool, input.transactionId);
       const open = rows.filter((p) => p.status !== 'completed');
       if (open.length) throw new LedgerStateError(`transaction ${input.transactionId}: ${open.length} payout(s) not completed`, 'status');
       await setTransactionStatus(pool, input.transactionId, 'completed');
-      return { payouts: views(rows) };
+      // Checked at once (issue 13); a problem alerts, it never undoes or fails the completion.
+      const tx = await getTransaction(pool, input.transactionId);
+      const conservation = await checkCashOutConservation(deps, lnbits, sourceAdminKey(deps), tx, rows).catch((err: unknown) => {
+        log.warn({ transactionId: input.transactionId, err: err instanceof Error ? err.message : String(err) }, 'conservation check failed to run');
+        return undefined;
+      });
+      await resolveAlerts(deps, { dedupKeyLike: `cashout-needs-attention:${input.transactionId}:%` }, 'satmachine', `cash-out ${tx.lamassuId} completed`).catch(() => []);
+      return { payouts: views(rows), conservation };
     },
   };
 }

@@ -15,6 +15,7 @@ import { startCashOut } from '../client/cashout';
 import { runStatus } from '../client/recovery';
 import { cashOutWorkflowId } from '../domain/constants';
 import type { ActivityDeps } from './deps';
+import { createPollFailureTracker } from './poll-failures';
 import { checkSystemReady, type ReadinessResult } from './poller-readiness';
 import { temporalConnectOptions } from '../config/temporal-connection';
 
@@ -90,6 +91,7 @@ export function createLamassuIngestion(deps: ActivityDeps, opts: LamassuIngestio
   let ownConnection: Connection | undefined;
 
   const lamassuConnection = () => (lamassu ??= createLamassuConnection(config.lamassu, log));
+  const pollFailures = createPollFailureTracker(deps);
   const temporalClient = () =>
     (temporal ??= Connection.connect(temporalConnectOptions(config.temporal))
       .then((connection) => ((ownConnection = connection), new Client({ connection, namespace: config.temporal.namespace })))
@@ -155,7 +157,14 @@ export function createLamassuIngestion(deps: ActivityDeps, opts: LamassuIngestio
     /** Throws when Lamassu or the ledger cannot be read: a failure is never an empty result. */
     async fetchNewCashOuts(input: FetchNewCashOutsInput = {}): Promise<FetchNewCashOutsResult> {
       const { fiatCode, fiatDecimals, lookbackHours, payFrom } = config.lamassu;
-      const read = await fetchQualifyingCashOuts(lamassuConnection(), { fiatCode, lookbackHours, payFrom, lastCompletePollAt: input.lastCompletePollAt });
+      let read;
+      try {
+        read = await fetchQualifyingCashOuts(lamassuConnection(), { fiatCode, lookbackHours, payFrom, lastCompletePollAt: input.lastCompletePollAt });
+      } catch (err) {
+        await pollFailures.failed(err);
+        throw err;
+      }
+      await pollFailures.succeeded().catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not record the successful poll'));
       const known = await knownLamassuIds(pool, read.rows.map((r) => r.id));
       const fresh: LamassuCashOut[] = [];
       const rejections: Rejection[] = [];

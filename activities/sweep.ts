@@ -9,7 +9,7 @@
  * deduplicated per payout (`payout-stuck:<payment id>`) within the quiet period.
  */
 import { Client, Connection } from '@temporalio/client';
-import { raiseAlert, severityFor } from '../adapters/alerts';
+import { raiseAlert, renotifyCriticalAlerts, severityFor } from '../adapters/alerts';
 import { resumeCashOut, runStatus } from '../client/recovery';
 import type { ActivityDeps } from './deps';
 
@@ -26,6 +26,10 @@ export interface SweepResult {
   /** Stuck transactions (see above) and their ids. */
   stuckTransactions?: number;
   transactionIds?: string[];
+  /** payout-stuck alerts resolved because their payout completed or was cancelled. */
+  resolved?: number;
+  /** Unacknowledged critical alerts offered to the channels again. */
+  renotified?: number;
 }
 
 export function createSweepActivities(deps: ActivityDeps, opts: { temporalClient?: Client } = {}) {
@@ -127,9 +131,19 @@ export function createSweepActivities(deps: ActivityDeps, opts: { temporalClient
         });
         if (out.raised) alerted++;
       }
+      // Payouts that are no longer open: their stuck alerts are resolved.
+      const { rows: cleared } = await pool.query<{ id: string }>(
+        `UPDATE satoshimachine.alerts a SET resolved_at = now(), resolved_by = 'satmachine', resolve_reason = 'payout ' || p.status
+           FROM satoshimachine.payments p
+          WHERE a.resolved_at IS NULL AND a.kind = 'payout-stuck' AND a.dedup_key = 'payout-stuck:' || p.id::text
+            AND p.status IN ('completed', 'cancelled')
+          RETURNING a.id::text`,
+      );
+      // The sweep runs every 15 min: it also re-notifies unacknowledged critical alerts when they are due.
+      const renotified = await renotifyCriticalAlerts(deps);
       return {
         stuck: rows.length ? Number(rows[0].total) : 0, alerted, paymentIds: rows.map((r) => String(r.id)),
-        stuckTransactions: txs.rows.length, transactionIds: txs.rows.map((t) => String(t.id)),
+        stuckTransactions: txs.rows.length, transactionIds: txs.rows.map((t) => String(t.id)), resolved: cleared.length, renotified,
       };
     },
   };

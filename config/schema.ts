@@ -108,6 +108,10 @@ export const alertsSchema = z.object({
   emailTo: z.string().min(1).optional(),
   emailFrom: z.string().min(1).default('satmachine@localhost'),
   quietPeriodMinutes: positiveInt.default(60),
+  /** An unacknowledged critical alert is sent to the channels again after this long (and every this long). */
+  renotifyCriticalMinutes: positiveInt.default(60),
+  /** Lamassu fetches failing without a success for this long raise `poll-failing` (default 3 min: alerted within ~4 min). */
+  pollFailureAlertSeconds: positiveInt.default(180),
   stuckPayoutMinutes: positiveInt.default(15),
   stuckPayoutCriticalHours: positiveInt.default(2),
   maxPollDelayHours: positiveInt.default(24),
@@ -179,8 +183,14 @@ export const configSchema = z.object({
   /** Used to encrypt client invoice keys at rest (32+ chars). */
   encryptionKey: z.string().min(32).optional(),
   alerts: alertsSchema.default(alertsSchema.parse({})),
-  /** Start of the period the reconciliation compares the commission wallet against. */
+  /**
+   * The commission-wallet check of the reconciliation: the wallet's balance must equal Σ completed commission
+   * payouts since reconcileSince (absent: since the beginning — right for a wallet that only ever receives our
+   * commission). Set reconcileSince to the last time the wallet was emptied or funded otherwise.
+   */
   reconcileSince: z.iso.datetime({ offset: true }).optional(),
+  /** On by default (issue 13); false turns the commission-wallet check off (e.g. a shared commission wallet). */
+  reconcileCommissionWallet: z.boolean().default(true),
   log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
   metricsPort: port.optional(),
   /** The worker's operations endpoint (/healthz, /readyz, /metrics), `host:port`; off when absent. */

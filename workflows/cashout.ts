@@ -35,6 +35,8 @@ import type { LamassuCashOut } from '../domain/lamassu-row';
 import { CashOutStatus, FailedPayouts, LamassuTxId, PayoutSats, SatmachineKind } from '../domain/search-attributes';
 import { createHold, PLAUSIBILITY_HOLD_PATCH } from './cashout-hold';
 import { withFailureAttention } from './cashout-failure';
+import { publishDuplicate } from './cashout-duplicate';
+import { attentionDetails } from './cashout-details';
 import { COMPLETE_WHEN_SETTLED_PATCH, RIDE_OUT_OUTAGES_PATCH, payThroughOutages } from './cashout-outage';
 import { cashOutSummary, type CashOutInput, type CashOutResult, type CashOutState, type OperatorActionResult, type RetryInput, type CancelInput } from './cashout-types';
 
@@ -65,6 +67,8 @@ const describe = (err: unknown): string => {
   const type = cause instanceof ApplicationFailure && cause.type ? `${cause.type}: ` : '';
   return `${type}${cause instanceof Error ? cause.message : String(cause)}`;
 };
+/** Histories from before a duplicate run showed its owner's status and sats (issue 13) replay as before. */
+const DUPLICATE_SHOWS_OWNER_PATCH = 'cashout-duplicate-shows-owner';
 /** Histories from before the halt was published to search attributes replay without those upserts. */
 const HALT_VISIBILITY_PATCH = 'cashout-halt-visibility';
 
@@ -105,6 +109,8 @@ async function runCashOut(input: CashOutInput): Promise<CashOutResult> {
   };
 
   const open = () => state.payouts.filter((p) => p.status !== 'completed' && p.status !== 'cancelled');
+  /** Client names for the Web UI's details (from the reservation). */
+  const clientNames: Record<string, string> = {};
   const failedCount = () => (state.payouts.length ? open().length : state.plannedPayouts);
   function publish(): void {
     const paidSats = state.payouts.filter((p) => p.kind === 'client').reduce((s, p) => s + p.amountSats, 0);
@@ -121,7 +127,7 @@ async function runCashOut(input: CashOutInput): Promise<CashOutResult> {
   function details(): void {
     const halted = state.halted && state.status === 'processing' ? ` · halted: ${state.haltedReason ?? 'no reason given'}` : '';
     const wait = state.waitingSince && state.status === 'processing' ? ` · waiting for ${state.waitingFor ?? 'LNbits'} since ${state.waitingSince} (${state.waitingPayouts ?? 0} payout(s))` : '';
-    setCurrentDetails(`${cashOutSummary(row, state.clients)} · ${state.status}${halted}${wait}${state.status === 'needs_attention' ? ` · ${failedCount()} payout(s) failed: ${state.lastError ?? ''}` : ''}`);
+    setCurrentDetails(`${cashOutSummary(row, state.clients)} · ${state.status}${halted}${wait}${state.status === 'needs_attention' ? ` · ${attentionDetails(state.payouts, failedCount(), clientNames, state.lastError)}` : ''}`);
   }
   function onWaiting(paymentId: string, w: { what: string; sinceMs: number } | null): void {
     if (w) waiting.set(paymentId, w);
@@ -197,7 +203,8 @@ async function runCashOut(input: CashOutInput): Promise<CashOutResult> {
     state.status = 'duplicate';
     state.step = 'done';
     state.lastError = `already recorded by ${rec.ownerWorkflowId ?? 'another process'} (ledger status ${rec.ownerStatus})`;
-    publish();
+    if (patched(DUPLICATE_SHOWS_OWNER_PATCH)) publishDuplicate(row, rec);
+    else publish();
     return { status: 'duplicate', transactionId: rec.transactionId, payouts: [] };
   }
   if (rec.outcome === 'refused') {
@@ -312,6 +319,7 @@ async function runCashOut(input: CashOutInput): Promise<CashOutResult> {
       state.step = 'reserve';
       const reserved = await steps.reserveCashOut({ transactionId: txId, allocation });
       merge(reserved.payouts);
+      Object.assign(clientNames, reserved.clientNames ?? {});
       state.unallocatedSats = reserved.unallocatedSats;
       state.reallocated ||= reserved.reallocated;
       state.clients = reserved.payouts.filter((p) => p.kind === 'client').length;

@@ -88,7 +88,7 @@ export interface StatusReport {
   schedules: Part<ScheduleView[]>;
   cashOuts: Part<CashOutsView>;
   payouts: Part<{ byStatus: CountRow[]; open: PayoutView[]; stuckMinutes: number }>;
-  alerts: Part<{ total: number; alerts: AlertView[] }>;
+  alerts: Part<{ total: number; unacknowledged: number; alerts: AlertView[] }>;
   wallets: Part<WalletView[]>;
 }
 
@@ -160,8 +160,10 @@ export function formatStatus(r: StatusReport): string {
     return counts + open;
   })()));
   out.push(section('open alerts', unreachable(r.alerts) ?? (() => {
-    const v = (r.alerts as { value: { total: number; alerts: AlertView[] } }).value;
-    return v.total ? `${v.total} open\n${table(['severity', 'kind', 'at', 'message'], v.alerts.map((a) => [a.severity, a.kind, a.createdAt, a.message]))}` : 'none';
+    const v = (r.alerts as { value: { total: number; unacknowledged?: number; alerts: AlertView[] } }).value;
+    return v.total
+      ? `${v.total} open, ${v.unacknowledged ?? v.total} unacknowledged (\`satmachine alerts ack <id>\`)\n${table(['id', 'severity', 'kind', 'at', 'ack', 'message'], v.alerts.map((a) => [a.id, a.severity, a.kind, a.createdAt, a.acknowledgedBy ? `by ${a.acknowledgedBy}` : 'NO', a.message]))}`
+      : 'none';
   })()));
   out.push(section('wallets', unreachable(r.wallets) ?? table(['wallet', 'name', 'balance (sats)', 'problem'],
     (r.wallets as { value: WalletView[] }).value.map((w) => [w.wallet, w.name, w.balanceSats, w.error]))));
