@@ -20,6 +20,8 @@ import { registerChecks } from './commands/checks';
 import { registerConnection } from './commands/connection';
 import { registerConfig } from './commands/config';
 import { registerExport } from './commands/export';
+import { registerStatementLink } from './commands/statement-link';
+import { registerConsole } from './commands/console';
 
 export function buildProgram(): Command {
   const program = new Command('satmachine')
@@ -40,6 +42,8 @@ export function buildProgram(): Command {
   registerConnection(program);
   registerConfig(program);
   registerExport(program);
+  registerStatementLink(program);
+  registerConsole(program);
   return program;
 }
 

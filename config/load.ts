@@ -54,6 +54,10 @@ const ENV_MAP: Record<string, string> = {
   RECONCILE_SINCE: 'reconcileSince',
   LOG_LEVEL: 'log.level',
   METRICS_PORT: 'metricsPort',
+  CONSOLE_HOST: 'console.host',
+  CONSOLE_PORT: 'console.port',
+  CONSOLE_PUBLIC_URL: 'console.publicUrl',
+  TEMPORAL_UI_URL: 'console.temporalUiUrl',
 };
 
 function setPath(target: Record<string, unknown>, dotted: string, value: unknown): void {

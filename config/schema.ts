@@ -96,6 +96,27 @@ export const alertsSchema = z.object({
   severities: z.record(z.string(), z.enum(['info', 'medium', 'high', 'critical'])).default({}),
 });
 
+/** The web console (console/): client statements and the operator pages. */
+export const consoleSchema = z.object({
+  /** 127.0.0.1 by default: the console sits behind the operator's TLS reverse proxy (docs/runbook.md). */
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.coerce.number().int().min(0).max(65535).default(8080),
+  /** The address clients and operators use (the reverse proxy's https URL); statement links are built on it. */
+  publicUrl: z.url().optional(),
+  /**
+   * Behind a TLS reverse proxy: cookies get the Secure flag and X-Forwarded-* is trusted from the proxy.
+   * Default: true when publicUrl is https.
+   */
+  behindTls: z.boolean().optional(),
+  /** Operators who may log in: scrypt hashes made by `satmachine console hash-password`. */
+  operators: z.array(z.object({ name: z.string().trim().min(1), passwordHash: z.string().regex(/^scrypt\$/, 'expected a hash from `satmachine console hash-password`') })).default([]),
+  sessionHours: positiveInt.default(12),
+  /** Failed and successful logins allowed per client address per minute. */
+  loginAttemptsPerMinute: positiveInt.default(5),
+  /** Temporal Web UI base URL for the cash-out workflow links (e.g. http://127.0.0.1:8233). */
+  temporalUiUrl: z.url().optional(),
+});
+
 export const configSchema = z.object({
   temporal: temporalSchema.default(temporalSchema.parse({})),
   /** The ledger (our own PostgreSQL). When absent the sandbox/test harness starts one. */
@@ -112,6 +133,7 @@ export const configSchema = z.object({
   reconcileSince: z.iso.datetime({ offset: true }).optional(),
   log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
   metricsPort: port.optional(),
+  console: consoleSchema.default(consoleSchema.parse({})),
 });
 
 export type Config = z.infer<typeof configSchema>;

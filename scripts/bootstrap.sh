@@ -27,7 +27,9 @@ find_python() {
 pip_tool() {
   local name=$1 pkg=$2 version=$3 venv=$TOOLS/$1
   shift 3
-  local stamp="$pkg==$version${*:+ $*}"
+  # Paths relative to the checkout: worktrees sharing .tools must agree on the stamp (else each reinstalls).
+  local args="${*//$ROOT\//}"
+  local stamp="$pkg==$version${args:+ $args}"
   # a change of the constraints file is a change of the pins
   [ "${1:-}" = -c ] && stamp="$stamp $(cksum < "$2" | cut -d' ' -f1)"
   if [ "$(cat "$venv/.stamp" 2>/dev/null)" = "$stamp" ]; then return 0; fi
@@ -65,6 +67,16 @@ if [ -z "$sshd_bin" ]; then
     sshd_bin=/usr/sbin/sshd
   else
     say "sshd not found: install OpenSSH's server (Debian/Ubuntu: sudo apt-get install openssh-server)"; exit 1
+  fi
+fi
+
+# Debian's Chromium for the web console's browser tests (test/console-browser.test.ts, driven by playwright-core).
+if [ ! -x /usr/bin/chromium ] && [ -z "${SATMACHINE_CHROMIUM:-}" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian's chromium (browser tests)"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    say "chromium not found: the browser tests need it (Debian/Ubuntu: sudo apt-get install chromium, or set SATMACHINE_CHROMIUM)"
   fi
 fi
 

@@ -5,10 +5,11 @@
  */
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { balanceHistory, CLIENT_MODES, CLIENT_STATUSES, createClient, getClient, listClients, setClientStatus, type ClientRow } from '../../adapters/ledger';
+import { balanceHistory, CLIENT_MODES, CLIENT_STATUSES, getClient, listClients, type ClientRow } from '../../adapters/ledger';
 import { setClientInvoiceKey } from '../../adapters/ledger/clients';
 import { recordOperatorEvent } from '../../adapters/ledger/operator-control';
 import { parseArgs, readSecret, uuidArg, formatFiat } from '../args';
+import { addVerifiedClient, changeClientStatus } from '../client-actions';
 import { withContext } from '../context';
 import { checkInvoiceKey } from '../lnbits-keys';
 import { clientTotals, listDeposits } from '../ledger-views';
@@ -49,18 +50,8 @@ export function registerClients(program: Command): void {
       withContext(async (ctx) => {
         const o = parseArgs(addArgs, raw);
         const invoiceKey = await readSecret({ env: o.invoiceKeyEnv, file: o.invoiceKeyFile, stdin: o.invoiceKeyStdin }, 'invoice-key', cliEnv());
-        if (!ctx.config.encryptionKey) throw new CliError('encryptionKey: required to store invoice keys (SATMACHINE_ENCRYPTION_KEY)', EXIT.usage);
-        const check = await checkInvoiceKey(ctx.lnbits(), invoiceKey, o.walletId);
-        if (check.status === 'unreachable') throw new CliError(`cannot verify the invoice key: ${check.detail}`, EXIT.unavailable);
-        if (check.status !== 'ok') throw new CliError(`invoice key refused: ${check.detail}`, EXIT.usage);
-        const pool = ctx.pool();
-        const client = await createClient(pool, { name: o.name, walletId: o.walletId, invoiceKey, currency: o.currency ?? ctx.config.lamassu.fiatCode, mode: o.mode }, ctx.config.encryptionKey).catch((err: unknown) => {
-          if ((err as { constraint?: string }).constraint === 'clients_wallet_id_key') throw new CliError(`--wallet-id: wallet ${o.walletId} already belongs to a client`, EXIT.usage);
-          throw err;
-        });
-        const actor = ctx.actor(o.actor);
-        await recordOperatorEvent(pool, actor, 'client-added', { clientId: client.id, walletId: client.walletId, name: client.name });
-        print(o.json, client, () => `client ${client.id} added (${client.name}, wallet ${client.walletId}, ${client.currency}, ${client.mode}); invoice key verified: ${check.detail}`);
+        const { client, keyCheck } = await addVerifiedClient(ctx, { name: o.name, walletId: o.walletId, invoiceKey, currency: o.currency, mode: o.mode }, ctx.actor(o.actor));
+        print(o.json, client, () => `client ${client.id} added (${client.name}, wallet ${client.walletId}, ${client.currency}, ${client.mode}); invoice key verified: ${keyCheck}`);
       }),
     );
 
@@ -132,10 +123,7 @@ export function registerClients(program: Command): void {
       withContext(async (ctx) => {
         const clientId = parseArgs(uuidArg('<client>'), id);
         const s = parseArgs(z.enum(CLIENT_STATUSES, { error: `<status>: one of ${CLIENT_STATUSES.join(', ')}` }), status);
-        const pool = ctx.pool();
-        const before = await getClient(pool, clientId);
-        const after = await setClientStatus(pool, clientId, s);
-        await recordOperatorEvent(pool, ctx.actor(o.actor), 'client-status', { clientId, from: before.status, to: s, reason: o.reason ?? null });
+        const { before, after } = await changeClientStatus(ctx, clientId, s, o.reason, ctx.actor(o.actor));
         print(Boolean(o.json), after, () => `client ${clientId}: ${before.status} → ${after.status}`);
       }),
     );

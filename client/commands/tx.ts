@@ -65,7 +65,7 @@ export async function transactionDetail(ctx: Context, idArg: string) {
 }
 
 /** The cash-out workflow's execution state and search attributes; "unreachable"/"not found" as text. */
-async function workflowView(ctx: Context, lamassuId: string): Promise<{ status: string; cashOutStatus: string | null; failedPayouts: number | null; error: string | null }> {
+export async function workflowView(ctx: Context, lamassuId: string): Promise<{ status: string; cashOutStatus: string | null; failedPayouts: number | null; error: string | null }> {
   try {
     const d = await (await ctx.temporal()).workflow.getHandle(cashOutWorkflowId(lamassuId)).describe();
     return { status: d.status.name, cashOutStatus: d.typedSearchAttributes.get(CashOutStatus) ?? null, failedPayouts: d.typedSearchAttributes.get(FailedPayouts) ?? null, error: null };
@@ -96,7 +96,7 @@ function txLine(t: TransactionRow, decimals: number) {
 }
 
 /** Executes one of the cash-out workflow's operator updates and returns its result. */
-async function runUpdate(ctx: Context, idArg: string, update: 'retryFailedPayouts' | 'cancelFailedPayouts', input: { actor: string; reason?: string; funding?: RetryInput['funding'] }) {
+export async function runUpdate(ctx: Context, idArg: string, update: 'retryFailedPayouts' | 'cancelFailedPayouts', input: { actor: string; reason?: string; funding?: RetryInput['funding'] }) {
   const tx = await findTransaction(ctx.pool(), idArg.trim());
   const handle = (await ctx.temporal()).workflow.getHandle(cashOutWorkflowId(tx.lamassuId));
   const reason = input.reason?.trim() || undefined;
