@@ -157,6 +157,22 @@ test('operator console and client statement in a real browser', { timeout: 300_0
 
         // A second cash-out finds the source wallet short: needs attention. Funded, the operator retries it here.
         await login(page, base);
+        // A new link from the Clients page works at once (shown only in that answer).
+        await page.goto(`${base}/clients`);
+        await page.click('tr[data-client="Maria Lopez"] button:has-text("Create link")');
+        const link2 = ((await page.locator('[data-testid=statement-url]').textContent()) ?? '').trim();
+        assert.match(link2, new RegExp(`^${base}/statement/[A-Za-z0-9_-]{43}$`));
+        assert.notEqual(link2, link);
+        assert.equal((await page.request.get(link2)).status(), 200);
+        // A pending deposit can be cancelled: it never reaches the balance.
+        await page.goto(`${base}/deposits`);
+        await page.selectOption('form[action="/deposits"] select[name=clientId]', maria.id);
+        await page.fill('form[action="/deposits"] input[name=amount]', '50.5');
+        await page.click('button:has-text("Record deposit")');
+        assert.match(await flash(page), /deposit of 50\.50 GTQ for Maria Lopez recorded, pending/);
+        await page.locator('tr:has-text("50.50 GTQ") >> button:has-text("Cancel")').click();
+        assert.match(await flash(page), /deposit cancelled/);
+        assert.match((await page.locator('[data-testid=deposit-totals]').textContent()) ?? '', /cancelled\s*1\s*50\.50 GTQ/);
         const row2 = cashOutRow();
         await startCashOut(temporal, w.config, row2);
         await untilCashOutStatus(page, base, row2.id, 'needs_attention');
@@ -204,7 +220,7 @@ test('operator console and client statement in a real browser', { timeout: 300_0
         // Every action is in the audit trail under the operator's name.
         const { rows: events } = await pool.query(`SELECT action FROM satoshimachine.operator_events WHERE actor = 'alice' ORDER BY id`);
         const actions = new Set(events.map((e) => e.action));
-        for (const a of ['console-login', 'client-added', 'deposit-added', 'deposit-confirmed', 'statement-link-issued', 'statement-link-revoked', 'payouts-retried', 'alert-acknowledged', 'emergency-stop', 'emergency-resume', 'client-status']) {
+        for (const a of ['console-login', 'client-added', 'deposit-added', 'deposit-confirmed', 'deposit-cancelled', 'statement-link-issued', 'statement-link-revoked', 'payouts-retried', 'alert-acknowledged', 'emergency-stop', 'emergency-resume', 'client-status']) {
           assert.ok(actions.has(a), `operator_events has ${a} by alice`);
         }
 
