@@ -141,6 +141,9 @@ test('npm start: the sandbox pays a cash-out end to end and Ctrl-C leaves no pro
       throw new Error(`${err.message}\n--- sandbox output ---\n${output}`);
     });
     t.diagnostic(`cash-out completed ${((Date.now() - t1) / 1000).toFixed(1)} s after its row was written`);
+    // The banner (printed once the sandbox is up) shows the console and this run's operator login.
+    const login = info.consoleLogin as { name: string; password: string };
+    assert.ok(output.includes(`Web console       ${String(info.consoleUrl)}   (log in as "${login.name}", password ${login.password})`), 'banner shows the console login');
     // Runbook model: base = ROUND(512400 / 1.055) = 485 687, commission = 26 713.
     assert.deepEqual([tx.base, tx.commission], [485_687, 26_713]);
 
