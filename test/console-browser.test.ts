@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
+import { createCashOutActivities } from '../activities/cashout';
+import { createReconcileActivities } from '../activities/reconcile';
 import { createLnbitsClient } from '../adapters/lnbits/client';
 import { formatFiat } from '../client/args';
 import { startCashOut } from '../client/cashout';
@@ -16,11 +18,13 @@ import { pricePerBtc } from '../client/statement';
 import { repoRoot } from '../config/load';
 import { startConsole } from '../console/main';
 import { hashPassword } from '../console/passwords';
+import { createLogger } from '../log/logger';
 import { launchBrowser } from './support/browser';
 import { cashOutRow, fund, ledgerTransaction, walletSats, withCashOutWorld } from './support/cashout-fixture';
 import { cliEnvFor, runCli } from './support/cli';
 import { createWallet } from './support/lnbits';
 import { getStack } from './support/stack';
+import { startTestWorker } from './support/temporal-client';
 
 const OPERATOR = { name: 'alice', password: 'correct horse battery staple' };
 const SCREENSHOTS = path.join(repoRoot, 'docs', 'screenshots');
@@ -58,12 +62,16 @@ test('operator console and client statement in a real browser', { timeout: 300_0
   await withCashOutWorld(
     {
       taskQueuePrefix: 'console-browser',
+      worker: false,
       clients: 0,
       // Enough for the first cash-out (512 400 sats), not for the second: that one needs the operator.
       sourceSats: 600_000,
       overrides: { console: { host: '127.0.0.1', port: 0, operators: [{ name: OPERATOR.name, passwordHash }], temporalUiUrl: 'http://127.0.0.1:8233', loginAttemptsPerMinute: 8 } },
     },
     async ({ world: w, client: temporal }) => {
+      // The worker runs the cash-outs and the reconciliation (the console's "run now").
+      const deps = { config: w.config, pool: w.db.pool, log: createLogger({ level: 'silent' }) };
+      const worker = await startTestWorker({ taskQueue: w.taskQueue, activities: { ...createCashOutActivities(deps), ...createReconcileActivities(deps) } });
       const server = await startConsole(w.config);
       const browser = await launchBrowser();
       try {
@@ -194,6 +202,13 @@ test('operator console and client statement in a real browser', { timeout: 300_0
         const { rows: acked } = await pool.query(`SELECT acknowledged_by FROM satoshimachine.alerts WHERE kind = 'cashout-needs-attention' AND acknowledged_at IS NOT NULL`);
         assert.ok(acked.length >= 1 && acked.every((a) => a.acknowledged_by === 'alice'));
 
+        // Reconciliation, run now from the console: the same workflow as `satmachine reconcile`.
+        await page.goto(`${base}/reconciliation`);
+        await page.click('button:has-text("Run reconciliation now")');
+        assert.match(await flash(page), /^reconciliation report \d+: \d+ finding\(s\)$/);
+        assert.match((await page.locator('[data-testid=findings]').textContent()) ?? '', /^\d+ finding\(s\)$/);
+        assert.equal(Number((await pool.query(`SELECT count(*) FROM satoshimachine.reconciliation_reports WHERE finished_at IS NOT NULL`)).rows[0].count), 1);
+
         // A form post without the CSRF token (or with a forged one) is refused and changes nothing.
         const depositsBefore = Number((await pool.query(`SELECT count(*) FROM satoshimachine.deposits`)).rows[0].count);
         const noToken = await page.request.post(`${base}/deposits`, { form: { clientId: maria.id, amount: '5.00' }, maxRedirects: 0 });
@@ -220,7 +235,7 @@ test('operator console and client statement in a real browser', { timeout: 300_0
         // Every action is in the audit trail under the operator's name.
         const { rows: events } = await pool.query(`SELECT action FROM satoshimachine.operator_events WHERE actor = 'alice' ORDER BY id`);
         const actions = new Set(events.map((e) => e.action));
-        for (const a of ['console-login', 'client-added', 'deposit-added', 'deposit-confirmed', 'deposit-cancelled', 'statement-link-issued', 'statement-link-revoked', 'payouts-retried', 'alert-acknowledged', 'emergency-stop', 'emergency-resume', 'client-status']) {
+        for (const a of ['console-login', 'client-added', 'deposit-added', 'deposit-confirmed', 'deposit-cancelled', 'statement-link-issued', 'statement-link-revoked', 'payouts-retried', 'alert-acknowledged', 'reconciliation-run', 'emergency-stop', 'emergency-resume', 'client-status']) {
           assert.ok(actions.has(a), `operator_events has ${a} by alice`);
         }
 
@@ -240,6 +255,7 @@ test('operator console and client statement in a real browser', { timeout: 300_0
       } finally {
         await browser.close();
         await server.close();
+        await worker.stop();
       }
     },
   );
