@@ -22,8 +22,8 @@ export function registerConsole(program: Command): void {
     .option('--port <n>', 'listen on this port (default config.console.port)')
     .action((o: { port?: string }) =>
       withContext(async (ctx) => {
+        if (o.port !== undefined && !(/^\d{1,5}$/.test(o.port) && Number(o.port) <= 65535)) throw new CliError('--port: expected a port number', EXIT.usage);
         const config = o.port === undefined ? ctx.config : { ...ctx.config, console: { ...ctx.config.console, port: Number(o.port) } };
-        if (o.port !== undefined && !/^\d{1,5}$/.test(o.port)) throw new CliError('--port: expected a port number', EXIT.usage);
         if (!config.console.operators.length) progress('warning: no operator configured (console.operators): only statements can be served');
         const server = await startConsole(config, { ctx });
         progress(`console listening on ${server.url}${config.console.publicUrl ? ` (public URL ${config.console.publicUrl})` : ''}; Ctrl-C stops it`);
