@@ -152,8 +152,6 @@ test('operator console and client statement in a real browser', { timeout: 300_0
         // Nothing on it names an id, a key or a wallet.
         const htmlText = await page.content();
         for (const secret of [maria.id, wallet.id, wallet.invoiceKey, wallet.adminKey, row1.id, pay1.id, pay1.paymentHash!, tx1.id]) assert.ok(!htmlText.includes(secret), 'statement reveals an internal id or key');
-        mkdirSync(SCREENSHOTS, { recursive: true });
-        await page.screenshot({ path: path.join(SCREENSHOTS, 'statement.png'), fullPage: true });
         const csv = await page.request.get(`${link}/statement.csv`);
         assert.equal(csv.status(), 200);
         assert.match(await csv.text(), new RegExp(`deposit,confirmed,10000\\.00,GTQ,,\\n.*payout,completed,${formatFiat(pay1.fiatDebit, 2)},GTQ,${pay1.amountSats},`, 's'));
@@ -191,6 +189,13 @@ test('operator console and client statement in a real browser', { timeout: 300_0
         await untilCashOutStatus(page, base, row2.id, 'completed');
         const pay2 = (await ledgerTransaction(pool, row2.id))!.payments.find((p) => p.kind === 'client')!;
         assert.equal(await walletSats(wallet), pay1.amountSats + pay2.amountSats);
+        // The statement (the Clients page's link) with both payouts, for docs/screenshots/.
+        const statementPage = await browser.context.newPage();
+        await statementPage.goto(link2);
+        assert.equal((await statementPage.locator('[data-testid=sats-received]').textContent())?.trim(), (pay1.amountSats + pay2.amountSats).toLocaleString('en-US'));
+        mkdirSync(SCREENSHOTS, { recursive: true });
+        await statementPage.screenshot({ path: path.join(SCREENSHOTS, 'statement.png'), fullPage: true });
+        await statementPage.close();
 
         // The dashboard: sats paid, liability, the needs-attention alert, acknowledged here.
         await page.goto(`${base}/`);
