@@ -53,6 +53,7 @@ export async function buildConsole(deps: ConsoleDeps): Promise<FastifyInstance> 
 
   app.addHook('onSend', async (_req, reply, payload) => {
     reply.headers(SECURITY_HEADERS);
+    if (tls) reply.header('strict-transport-security', 'max-age=31536000');
     return payload;
   });
 
