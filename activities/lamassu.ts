@@ -13,6 +13,7 @@ import { validateLamassuRow, type LamassuCashOut } from '../domain/lamassu-row';
 import { startCashOut } from '../client/cashout';
 import type { ActivityDeps } from './deps';
 import { checkSystemReady, type ReadinessResult } from './poller-readiness';
+import { temporalConnectOptions } from '../config/temporal-connection';
 
 /** At most this many new rows per fetch result (~0.5 KB each): keeps the poller's history small. */
 export const MAX_NEW_ROWS_PER_POLL = 200;
@@ -58,7 +59,7 @@ export function createLamassuIngestion(deps: ActivityDeps, opts: LamassuIngestio
 
   const lamassuConnection = () => (lamassu ??= createLamassuConnection(config.lamassu, log));
   const temporalClient = () =>
-    (temporal ??= Connection.connect({ address: config.temporal.address, tls: config.temporal.tls || undefined, apiKey: config.temporal.apiKey })
+    (temporal ??= Connection.connect(temporalConnectOptions(config.temporal))
       .then((connection) => ((ownConnection = connection), new Client({ connection, namespace: config.temporal.namespace })))
       .catch((err: unknown) => {
         temporal = undefined; // try again on the next call

@@ -11,6 +11,7 @@ import { recordOperatorEvent } from '../../adapters/ledger/operator-control';
 import { parseArgs, readSecret, uuidArg, formatFiat } from '../args';
 import { addVerifiedClient, changeClientStatus } from '../client-actions';
 import { withContext } from '../context';
+import { registerStatementLink } from './statement-link';
 import { checkInvoiceKey } from '../lnbits-keys';
 import { clientTotals, listDeposits } from '../ledger-views';
 import { CliError, EXIT, cliEnv, kv, print, table } from '../output';
@@ -33,6 +34,7 @@ export function formatClient(c: ClientRow, decimals: number): Array<string | num
 
 export function registerClients(program: Command): void {
   const clients = program.command('clients').description('DCA clients');
+  registerStatementLink(clients);
 
   clients
     .command('add')

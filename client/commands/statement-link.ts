@@ -8,9 +8,8 @@ import { parseArgs, uuidArg } from '../args';
 import { withContext } from '../context';
 import { print } from '../output';
 
-export function registerStatementLink(program: Command): void {
-  const clients = program.commands.find((c) => c.name() === 'clients');
-  if (!clients) throw new Error('registerStatementLink: register the clients command first');
+/** Registered by `registerClients` as a subcommand of `clients`. */
+export function registerStatementLink(clients: Command): void {
   clients
     .command('statement-link <client>')
     .description("make a new statement link for the client (shown once; the previous link stops working), or --revoke it")

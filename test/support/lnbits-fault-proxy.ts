@@ -5,7 +5,9 @@
  * - while `delayPayMs` > 0, it holds back the ANSWER of each payment (POST /api/v1/payments with out:true)
  *   after LNbits has made it — the window in which a crash leaves a payout's outcome unknown to its worker;
  * - `intercept`, when set, sees each request first and may answer it itself (`answer`, nothing forwarded) or
- *   forward it and replace LNbits' answer (`replace`, given LNbits' status and JSON): a lost answer, a refusal.
+ *   forward it and replace LNbits' answer (`replace`, given LNbits' status and JSON; it may be async, e.g. to
+ *   fetch another wallet's invoice from the real LNbits): a lost answer, a refusal, a rewritten answer (an
+ *   attacker on the path: another invoice, a fake success, another hash).
  */
 import http from 'node:http';
 import type net from 'node:net';
@@ -15,6 +17,8 @@ export interface InterceptedRequest {
   path: string;
   /** A payment (POST /api/v1/payments with out:true). */
   isPayment: boolean;
+  /** An invoice being created (POST /api/v1/payments with out:false). */
+  isInvoice: boolean;
   json: unknown;
 }
 export interface Upstream {
@@ -23,7 +27,7 @@ export interface Upstream {
 }
 export type Intercept = (r: InterceptedRequest) =>
   | { answer: Upstream }
-  | { replace: (up: Upstream) => Upstream | undefined }
+  | { replace: (up: Upstream) => Upstream | undefined | Promise<Upstream | undefined> }
   | undefined;
 
 export interface FaultProxy {
@@ -36,13 +40,20 @@ export interface FaultProxy {
   close: () => Promise<void>;
 }
 
-function isPayment(req: http.IncomingMessage, body: Buffer): boolean {
-  if (req.method !== 'POST' || req.url !== '/api/v1/payments') return false;
+/** POST /api/v1/payments: a payment (out:true) or an invoice (out:false); null for anything else. */
+function paymentsPostOut(req: http.IncomingMessage, body: Buffer): boolean | null {
+  if (req.method !== 'POST' || req.url !== '/api/v1/payments') return null;
   try {
     return (JSON.parse(body.toString()) as { out?: boolean }).out === true;
   } catch {
-    return false; // not JSON: forwarded as is
+    return null; // not JSON: forwarded as is
   }
+}
+
+/** Asks LNbits for plain answers: a gzipped one (LNbits compresses large bodies) could not be read and rewritten. */
+function withoutEncoding(headers: http.IncomingHttpHeaders): http.IncomingHttpHeaders {
+  const { 'accept-encoding': _dropped, ...rest } = headers;
+  return rest;
 }
 
 export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
@@ -67,8 +78,9 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
         return;
       }
       const body = Buffer.concat(chunks);
-      const pay = isPayment(req, body);
-      const decision = proxy.intercept?.({ method: req.method ?? 'GET', path: req.url ?? '/', isPayment: pay, json: parse(body) });
+      const out = paymentsPostOut(req, body);
+      const pay = out === true;
+      const decision = proxy.intercept?.({ method: req.method ?? 'GET', path: req.url ?? '/', isPayment: pay, isInvoice: out === false, json: parse(body) });
       if (decision && 'answer' in decision) {
         sendJson(res, decision.answer);
         return;
@@ -76,18 +88,24 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
       if (pay) proxy.paysForwarded++;
       const delay = pay ? proxy.delayPayMs : 0;
       const upstream = http.request(
-        { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: { ...req.headers, host: target.host } },
+        { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: { ...withoutEncoding(req.headers), host: target.host } },
         (up) => {
-          const out: Buffer[] = [];
-          up.on('data', (c: Buffer) => out.push(c));
+          const chunksOut: Buffer[] = [];
+          up.on('data', (c: Buffer) => chunksOut.push(c));
           up.on('end', () => {
-            const timer = setTimeout(() => {
-              timers.delete(timer);
+            const answer = async () => {
               if (res.destroyed) return;
-              const replaced = decision?.replace({ status: up.statusCode ?? 502, json: parse(Buffer.concat(out)) });
+              const replaced = await Promise.resolve(decision?.replace({ status: up.statusCode ?? 502, json: parse(Buffer.concat(chunksOut)) })).catch(
+                (err: unknown): Upstream => ({ status: 599, json: { detail: `fault proxy: ${(err as Error).message}` } }),
+              );
+              if (res.destroyed) return;
               if (replaced) return sendJson(res, replaced);
               res.writeHead(up.statusCode ?? 502, up.headers);
-              res.end(Buffer.concat(out));
+              res.end(Buffer.concat(chunksOut));
+            };
+            const timer = setTimeout(() => {
+              timers.delete(timer);
+              void answer();
             }, delay);
             timers.add(timer);
           });
