@@ -56,10 +56,11 @@ export const lnbitsSchema = z.object({
   superuserToken: z.string().min(1).optional(),
   requestTimeoutMs: positiveInt.default(10_000),
   /**
-   * Expiry of the payout invoices we create (LNbits' own default is 1 h). Long, because a payout may wait
-   * days in needs_attention; an expired one is replaced only once LNbits reports it failed (unpayable).
+   * Expiry of the payout invoices we create (LNbits' own default is 1 h). Short (10 min): a debit is given
+   * back only once LNbits proves the payout's invoice unpayable, which needs it expired (activities/payout-proof.ts);
+   * a pending payout's expired, failed invoice is replaced by a fresh one on its next attempt.
    */
-  invoiceExpirySeconds: positiveInt.default(7 * 24 * 3600),
+  invoiceExpirySeconds: positiveInt.default(600),
 }).superRefine((l, ctx) => {
   // The message names the rule, never the URL (it may hold credentials).
   const u = new URL(l.url);
@@ -146,6 +147,18 @@ export const consoleSchema = z.object({
   temporalUiUrl: z.url().optional(),
 });
 
+/** Fault recovery of the cash-out payouts (issue 19). */
+export const payoutsSchema = z.object({
+  /** A transfer keeps trying through an outage of LNbits or the ledger this long (minutes) before the payout stage fails. */
+  outageRetryMinutes: positiveInt.default(360),
+  /** Longest pause between two rounds of a transfer's attempts during an outage (seconds). */
+  outageBackoffMaxSeconds: positiveInt.default(60),
+  /** The stuck-payout sweep starts a recovery run for a cash-out whose workflow is gone (else it only alerts). */
+  autoResume: z.boolean().default(true),
+  /** A cash-out's workflow counts as gone only after its ledger row has not changed for this long (minutes). */
+  orphanAfterMinutes: positiveInt.default(5),
+});
+
 export const configSchema = z.object({
   temporal: temporalSchema.default(temporalSchema.parse({})),
   /** The ledger (our own PostgreSQL). When absent the sandbox/test harness starts one. */
@@ -155,6 +168,7 @@ export const configSchema = z.object({
   commissionModel: z.enum(['runbook', 'lamassu-ticker']).default('runbook'),
   fundingMode: z.enum(['prefunded', 'superuser-credit']).default('prefunded'),
   payoutConcurrency: positiveInt.default(4),
+  payouts: payoutsSchema.default(payoutsSchema.parse({})),
   /** Used to encrypt client invoice keys at rest (32+ chars). */
   encryptionKey: z.string().min(32).optional(),
   alerts: alertsSchema.default(alertsSchema.parse({})),

@@ -21,6 +21,8 @@ export const DEFAULT_SEVERITIES = {
   'payout-not-in-lnbits': 'critical',
   // LNbits' answers and the ledger disagree about a payout (wrong invoice, payment without proof): held for the operator.
   'payout-disagreement': 'critical',
+  'payout-paid-not-completed': 'critical',
+  'cashout-orphaned': 'critical',
   // 🟠 "Polling Failed > 24 hours".
   'poll-stale': 'high',
   'poller-not-running': 'high',

@@ -82,6 +82,10 @@ function requirePositiveSats(value: number, field: string): void {
   if (!Number.isSafeInteger(value) || value <= 0) throw new AmountError(field, `expected a positive whole number of sats, got ${String(value)}`);
 }
 
+const creditListSchema = z.array(
+  z.object({ payment_hash: z.string().regex(/^[0-9a-f]{64}$/), memo: z.string().nullable().default(null), amount: z.number().int(), status: z.string(), time: z.string() }),
+);
+
 export function createLnbitsClient(opts: LnbitsClientOptions) {
   const { base, basicAuth, secrets: urlSecrets } = lnbitsEndpoint(opts.url);
   const timeoutMs = opts.timeoutMs ?? 10_000;
@@ -242,6 +246,21 @@ export function createLnbitsClient(opts: LnbitsClientOptions) {
           paymentHash: r.payment_hash, checkingId: r.checking_id, walletId: r.wallet_id, amountMsat: BigInt(r.amount), feeMsat: BigInt(r.fee),
           bolt11: r.bolt11, status: r.status, expiry: r.expiry ? new Date(r.expiry) : null,
         }));
+    },
+
+    /**
+     * The wallet's superuser credits ("Admin credit" incoming rows, LNbits 1.6.2's PUT /users/api/v1/balance) of
+     * exactly `amountSats`, newest first (GET /api/v1/payments, filtered by memo and amount, checked again here).
+     */
+    async listAdminCredits(key: string, amountSats: number): Promise<Array<{ paymentHash: string; at: Date; status: string }>> {
+      requirePositiveSats(amountSats, 'amountSats');
+      const q = new URLSearchParams({ memo: 'Admin credit', amount: String(amountSats * 1000), limit: '500', sortby: 'time', direction: 'desc' });
+      const a = await call('GET', `/api/v1/payments?${q.toString()}`, { apiKey: key });
+      if (a.status !== 200) throw toError(a);
+      const list = parse(creditListSchema, a);
+      return list
+        .filter((p) => p.memo === 'Admin credit' && p.amount === amountSats * 1000)
+        .map((p) => ({ paymentHash: p.payment_hash, status: p.status, at: new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(p.time) ? p.time : `${p.time}Z`) }));
     },
 
     /** PUT /users/api/v1/balance {id, amount (sats)} with a superuser bearer token: mints sats into a wallet. */
