@@ -30,14 +30,12 @@ const iso = (v: unknown): string | null => (v instanceof Date ? v.toISOString() 
 
 /** The cash-out as the ledger recorded it (by Lamassu id or ledger id), with the source row rebuilt. */
 export async function ledgerCashOut(pool: pg.Pool, id: string): Promise<LedgerCashOut> {
-  // Both ids are uuids; anything else names no cash-out (and $1 is then typed uuid on both sides).
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id.trim())) throw new LedgerNotFoundError(`no cash-out ${id} in the ledger`, 'lamassuId');
   const { rows } = await pool.query(
     `SELECT id, lamassu_id, status, workflow_id, run_id, device_id, crypto_atoms::text AS crypto_atoms, received_crypto_atoms::text AS received_crypto_atoms,
             crypto_code, fiat::text AS fiat, fiat_code, commission_percentage::text AS commission_percentage, discount,
             raw_ticker_price::text AS raw_ticker_price, fixed_fee::text AS fixed_fee, lamassu_status, dispense, dispense_confirmed,
             lamassu_error, lamassu_error_code, created, confirmed_at
-       FROM satoshimachine.lamassu_transactions WHERE lamassu_id = $1::uuid OR id = $1::uuid`,
+       FROM satoshimachine.lamassu_transactions WHERE lamassu_id::text = $1::text OR id::text = $1::text`,
     [id.trim()],
   );
   const r = rows[0];
