@@ -27,6 +27,7 @@ import {
   setPaymentInvoice,
   type FundingRow,
 } from '../adapters/ledger/cashout';
+import { balanceAfterPayoutDebit } from '../adapters/ledger/balances';
 import { getClient, getClientInvoiceKey } from '../adapters/ledger/clients';
 import { recordOperatorEvent } from '../adapters/ledger/operator-control';
 import { raiseAlert } from '../adapters/alerts';
@@ -87,13 +88,14 @@ export function createPayoutActivities(deps: ActivityDeps, lnbits: LnbitsClient)
   const { config, pool, log } = deps;
 
   /** The memo a client reads in its wallet: sats, the fiat that bought them and the cost basis per BTC. */
-  function memoOf(p: { kind: string; amountSats: number; fiatDebit: number }, fiatCode: string, lamassuId: string): string {
+  function memoOf(p: { kind: string; amountSats: number; fiatDebit: number }, fiatCode: string, lamassuId: string, remainingFiatMinor: number | null = null): string {
     if (p.kind === 'commission') return `Satoshi Machine commission: ${p.amountSats} sats (Lamassu ${lamassuId})`;
     const decimals = config.lamassu.fiatDecimals;
     const fiat = formatDecimal({ coefficient: BigInt(p.fiatDebit), scale: decimals });
     // fiat per BTC = fiatDebit / 10^decimals × 10^8 / sats, to whole fiat units.
     const basis = roundHalfAwayFromZero(BigInt(p.fiatDebit) * 100_000_000n, BigInt(p.amountSats) * 10n ** BigInt(decimals));
-    return `Satoshi Machine DCA: ${p.amountSats} sats for ${fiat} ${fiatCode} (cost basis ${basis} ${fiatCode}/BTC)`;
+    const remaining = remainingFiatMinor === null ? '' : `; remaining balance ${formatDecimal({ coefficient: BigInt(remainingFiatMinor), scale: decimals })} ${fiatCode}`;
+    return `Satoshi Machine DCA: ${p.amountSats} sats for ${fiat} ${fiatCode} (cost basis ${basis} ${fiatCode}/BTC)${remaining}`;
   }
 
   async function recipientInvoiceKey(p: { kind: string; clientId: string | null }): Promise<string> {
@@ -113,7 +115,7 @@ export function createPayoutActivities(deps: ActivityDeps, lnbits: LnbitsClient)
     try {
       return await lnbits.createInvoice(await recipientInvoiceKey(p), {
         amountSats: p.amountSats,
-        memo: memoOf(p, tx.fiatCode, tx.lamassuId),
+        memo: memoOf(p, tx.fiatCode, tx.lamassuId, p.kind === 'client' ? await balanceAfterPayoutDebit(pool, p.id) : null),
         extra: { tag: 'satmachine', lamassuTxId: tx.lamassuId, paymentId: p.id, workflowId: tx.workflowId },
         expirySeconds: config.lnbits.invoiceExpirySeconds,
       });

@@ -24,6 +24,7 @@ export const COMMAND_MODULES: ReadonlyArray<{ module: string; register: string }
   { module: 'export', register: 'registerExport' },
   { module: 'keys', register: 'registerKeys' },
   { module: 'alerts', register: 'registerAlerts' },
+  { module: 'console', register: 'registerConsole' },
 ];
 
 /** One top-level command as the help lists it. */

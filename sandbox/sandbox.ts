@@ -25,6 +25,8 @@ import { SandboxStartError, checkTemporalPorts, startSandboxTemporal } from './t
 import { findLeftovers, runningSandboxPid, stopLeftovers } from './leftovers';
 import { watchOutcomes, type CashOutOutcome } from './watch';
 import { startSandboxWorker, type SandboxWorker } from './worker';
+import { hashPassword } from '../console/passwords';
+import { SANDBOX_CONSOLE_PORT, SANDBOX_OPERATOR, startSandboxConsole } from './console';
 
 export const DEFAULT_DATA_DIR = path.dirname(sandboxConfigPath);
 
@@ -146,6 +148,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
 
     await migrateLedger(postgres.ledgerUrl, (m) => log.debug(m));
     const encryptionKey = previousKept.config?.encryptionKey ?? randomBytes(48).toString('base64url');
+    // A fresh operator password each run, printed in the banner and kept in sandbox.json (0600).
+    const consolePassword = randomBytes(12).toString('base64url');
     const pool = new pg.Pool({ connectionString: postgres.ledgerUrl, max: 4 });
     pool.on('error', (err) => log.warn({ err: err.message }, 'sandbox ledger pool error'));
     stops.push(['ledger pool', () => pool.end()]);
@@ -190,6 +194,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       fundingMode: 'superuser-credit',
       encryptionKey,
       log: { level: (opts.logLevel ?? 'info') as 'info' },
+      console: { port: randomPorts ? 0 : SANDBOX_CONSOLE_PORT, operators: [{ name: SANDBOX_OPERATOR, passwordHash: await hashPassword(consolePassword) }], temporalUiUrl: temporal.uiUrl },
     };
     // Validated by the one loader (no environment, no file): what the CLI will read back is valid.
     const config = loadConfig({ env: {}, file: null, overrides: configInput });
@@ -218,6 +223,11 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     const setup = await runSandboxSetup(client, config, log);
     out(`  ✓ ${setup}`);
 
+    const webConsole = await timed('console', () => startSandboxConsole(config), (c) => `web console ${c.url}`);
+    // The port it really got (random ports, or 8080 taken): `satmachine clients statement-link` builds links on it.
+    const consolePort = Number(new URL(webConsole.url).port);
+    if (consolePort !== configInput.console?.port) writePrivateJson(configPath, { ...configInput, console: { ...configInput.console, port: consolePort } });
+
     const info: SandboxInfo = {
       pid: process.pid,
       startedAt: new Date(t0).toISOString(),
@@ -235,6 +245,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       configPath,
       dataDir,
       logDir,
+      consoleUrl: webConsole.url,
+      consoleLogin: { name: SANDBOX_OPERATOR, password: consolePassword },
     };
     writePrivateJson(infoPath, info);
 

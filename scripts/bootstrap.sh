@@ -88,6 +88,16 @@ if [ -z "$sshd_bin" ]; then
   fi
 fi
 
+# Debian's Chromium for the web console's browser tests (test/console-browser.test.ts, driven by playwright-core).
+if [ ! -x /usr/bin/chromium ] && [ -z "${SATMACHINE_CHROMIUM:-}" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian's chromium (browser tests)"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    say "chromium not found: the browser tests need it (Debian/Ubuntu: sudo apt-get install chromium, or set SATMACHINE_CHROMIUM)"
+  fi
+fi
+
 # Rewritten only when it changes, atomically: a test starting now reads either the old or the new file.
 env_json="{ \"temporalCli\": \"$temporal_cli\", \"lnbits\": \"$lnbits_bin\", \"sshd\": \"$sshd_bin\" }"
 if [ "$(cat "$TOOLS/env.json" 2>/dev/null || true)" != "$env_json" ]; then

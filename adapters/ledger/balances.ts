@@ -122,3 +122,12 @@ export async function balanceHistory(db: Queryable, clientId: string): Promise<B
     at: isoCol(r.at),
   }));
 }
+
+/** The client's balance right after this payout's latest debit (its newest payout_reserved entry), or null. */
+export async function balanceAfterPayoutDebit(db: Queryable, paymentId: string): Promise<FiatMinor | null> {
+  const { rows } = await db.query(
+    `SELECT after_fiat_minor FROM satoshimachine.balance_log WHERE payment_id = $1 AND reason = 'payout_reserved' ORDER BY id DESC LIMIT 1`,
+    [paymentId],
+  );
+  return rows.length ? fiatCol(rows[0].after_fiat_minor, 'after_fiat_minor') : null;
+}

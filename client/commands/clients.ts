@@ -6,13 +6,15 @@
  */
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { balanceHistory, CLIENT_MODES, CLIENT_STATUSES, createClient, findClient, getClient, listClients, setClientStatus, type ClientRow } from '../../adapters/ledger';
+import { balanceHistory, CLIENT_MODES, CLIENT_STATUSES, findClient, getClient, listClients, type ClientRow } from '../../adapters/ledger';
 import { repairBalance } from '../../adapters/ledger/balance-repair';
 import { setClientInvoiceKey, setClientWallet } from '../../adapters/ledger/clients';
 import { resolveAlertsLike } from '../../adapters/ledger/alert-lifecycle';
 import { recordOperatorEvent } from '../../adapters/ledger/operator-control';
 import { parseArgs, readSecret, formatFiat } from '../args';
+import { addVerifiedClient, changeClientStatus } from '../client-actions';
 import { withContext } from '../context';
+import { registerStatementLink } from './statement-link';
 import { checkInvoiceKey } from '../lnbits-keys';
 import { clientTotals, listDeposits } from '../ledger-views';
 import { CliError, EXIT, cliEnv, kv, print, progress, table } from '../output';
@@ -35,6 +37,7 @@ export function formatClient(c: ClientRow, decimals: number): Array<string | num
 
 export function registerClients(program: Command): void {
   const clients = program.command('clients').description('DCA clients');
+  registerStatementLink(clients);
 
   clients
     .command('add')
@@ -54,18 +57,8 @@ export function registerClients(program: Command): void {
         // Fixed mode is not implemented yet: such a client would never be paid, silently.
         if (o.mode === 'fixed') throw new CliError('--mode fixed: not supported yet (fixed-amount DCA is not implemented: the client would never be paid); use --mode flow', EXIT.usage);
         const invoiceKey = await readSecret({ env: o.invoiceKeyEnv, file: o.invoiceKeyFile, stdin: o.invoiceKeyStdin }, 'invoice-key', cliEnv());
-        if (!ctx.config.encryptionKey) throw new CliError('encryptionKey: required to store invoice keys (SATMACHINE_ENCRYPTION_KEY)', EXIT.usage);
-        const check = await checkInvoiceKey(ctx.lnbits(), invoiceKey, o.walletId);
-        if (check.status === 'unreachable') throw new CliError(`cannot verify the invoice key: ${check.detail}`, EXIT.unavailable);
-        if (check.status !== 'ok') throw new CliError(`invoice key refused: ${check.detail}`, EXIT.usage);
-        const pool = ctx.pool();
-        const client = await createClient(pool, { name: o.name, walletId: o.walletId, invoiceKey, currency: o.currency ?? ctx.config.lamassu.fiatCode, mode: o.mode }, ctx.config.encryptionKey).catch((err: unknown) => {
-          if ((err as { constraint?: string }).constraint === 'clients_wallet_id_key') throw new CliError(`--wallet-id: wallet ${o.walletId} already belongs to a client`, EXIT.usage);
-          throw err;
-        });
-        const actor = ctx.actor(o.actor);
-        await recordOperatorEvent(pool, actor, 'client-added', { clientId: client.id, walletId: client.walletId, name: client.name });
-        print(o.json, client, () => `client ${client.id} added (${client.name}, wallet ${client.walletId}, ${client.currency}, ${client.mode}); invoice key verified: ${check.detail}`);
+        const { client, keyCheck } = await addVerifiedClient(ctx, { name: o.name, walletId: o.walletId, invoiceKey, currency: o.currency, mode: o.mode }, ctx.actor(o.actor));
+        print(o.json, client, () => `client ${client.id} added (${client.name}, wallet ${client.walletId}, ${client.currency}, ${client.mode}); invoice key verified: ${keyCheck}`);
       }),
     );
 
@@ -143,15 +136,8 @@ export function registerClients(program: Command): void {
       withContext(async (ctx) => {
         const clientId = (await findClient(ctx.pool(), id)).id;
         const s = parseArgs(z.enum(CLIENT_STATUSES, { error: `<status>: one of ${CLIENT_STATUSES.join(', ')}` }), status);
-        const pool = ctx.pool();
-        const before = await getClient(pool, clientId);
-        const amount = `${formatFiat(before.balance, ctx.config.lamassu.fiatDecimals)} ${before.currency}`;
-        if (s === 'closed' && before.balance > 0 && !o.force) {
-          throw new CliError(`client ${before.name} (${clientId}) still has a balance of ${amount}: settle it first (adjust / refund) or close with --force`, EXIT.usage);
-        }
-        const after = await setClientStatus(pool, clientId, s);
-        await recordOperatorEvent(pool, ctx.actor(o.actor), 'client-status', { clientId, from: before.status, to: s, reason: o.reason ?? null, ...(s === 'closed' ? { balanceFiatMinor: before.balance, forced: Boolean(o.force) } : {}) });
-        if (s === 'closed' && before.balance > 0) progress(`client ${before.name} closed with a balance of ${amount} (--force)`);
+        const { before, after, forcedBalance } = await changeClientStatus(ctx, clientId, s, { reason: o.reason, force: o.force }, ctx.actor(o.actor));
+        if (forcedBalance) progress(`client ${before.name} closed with a balance of ${forcedBalance} (--force)`);
         print(Boolean(o.json), after, () => `client ${clientId}: ${before.status} → ${after.status}`);
       }),
     );

@@ -67,7 +67,7 @@ export async function transactionDetail(ctx: Context, idArg: string) {
 }
 
 /** The cash-out workflow's execution state and search attributes; "unreachable"/"not found" as text. */
-async function workflowView(ctx: Context, lamassuId: string): Promise<{ status: string; cashOutStatus: string | null; failedPayouts: number | null; error: string | null }> {
+export async function workflowView(ctx: Context, lamassuId: string): Promise<{ status: string; cashOutStatus: string | null; failedPayouts: number | null; error: string | null }> {
   try {
     const d = await (await ctx.temporal()).workflow.getHandle(cashOutWorkflowId(lamassuId)).describe();
     return { status: d.status.name, cashOutStatus: d.typedSearchAttributes.get(CashOutStatus) ?? null, failedPayouts: d.typedSearchAttributes.get(FailedPayouts) ?? null, error: null };
@@ -121,7 +121,7 @@ async function waitForCashOut(ctx: Context, lamassuId: string, want: (s: CashOut
  * in the ledger but whose workflow run is gone (terminated, reset, lost) gets a recovery run instead
  * (client/recovery.ts): `retry` resumes it, `cancel-failed` resumes it with the cancel queued.
  */
-async function runUpdate(ctx: Context, idArg: string, update: 'retryFailedPayouts' | 'cancelFailedPayouts', input: { actor: string; reason?: string; funding?: RetryInput['funding'] }) {
+export async function runUpdate(ctx: Context, idArg: string, update: 'retryFailedPayouts' | 'cancelFailedPayouts', input: { actor: string; reason?: string; funding?: RetryInput['funding'] }) {
   const tx = await findTransaction(ctx.pool(), idArg.trim());
   const client = await ctx.temporal();
   const reason = input.reason?.trim() || undefined;
