@@ -8,6 +8,7 @@ import { raiseAlert } from '../adapters/alerts';
 import { createLamassuConnection, type LamassuConnection } from '../adapters/lamassu/connection';
 import { testLamassuConnection, type ConnectionTestResult } from '../adapters/lamassu/connection-test';
 import { fetchQualifyingCashOuts, rawRowAsText } from '../adapters/lamassu/reader';
+import { effectivePayFrom } from '../adapters/ledger/cutover';
 import { knownLamassuIds, markRejectionAlerted, recordRejections, type Rejection } from '../adapters/ledger/lamassu-ingestion';
 import { validateLamassuRow, type LamassuCashOut } from '../domain/lamassu-row';
 import { startCashOut } from '../client/cashout';
@@ -86,7 +87,9 @@ export function createLamassuIngestion(deps: ActivityDeps, opts: LamassuIngestio
 
     /** Throws when Lamassu or the ledger cannot be read: a failure is never an empty result. */
     async fetchNewCashOuts(input: FetchNewCashOutsInput = {}): Promise<FetchNewCashOutsResult> {
-      const { fiatCode, lookbackHours, payFrom } = config.lamassu;
+      const { fiatCode, lookbackHours } = config.lamassu;
+      // The later of config lamassu.payFrom and the cut-over an import stored in the ledger.
+      const payFrom = await effectivePayFrom(pool, config.lamassu.payFrom);
       const read = await fetchQualifyingCashOuts(lamassuConnection(), { fiatCode, lookbackHours, payFrom, lastCompletePollAt: input.lastCompletePollAt });
       const known = await knownLamassuIds(pool, read.rows.map((r) => r.id));
       const fresh: LamassuCashOut[] = [];

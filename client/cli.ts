@@ -20,6 +20,7 @@ import { registerChecks } from './commands/checks';
 import { registerConnection } from './commands/connection';
 import { registerConfig } from './commands/config';
 import { registerExport } from './commands/export';
+import { registerImport } from './commands/import';
 
 export function buildProgram(): Command {
   const program = new Command('satmachine')
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerConnection(program);
   registerConfig(program);
   registerExport(program);
+  registerImport(program);
   return program;
 }
 
