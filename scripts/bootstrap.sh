@@ -27,9 +27,10 @@ find_python() {
 pip_tool() {
   local name=$1 pkg=$2 version=$3 venv=$TOOLS/$1
   shift 3
-  local stamp="$pkg==$version${*:+ $*}"
-  # a change of the constraints file is a change of the pins
-  [ "${1:-}" = -c ] && stamp="$stamp $(cksum < "$2" | cut -d' ' -f1)"
+  local stamp="$pkg==$version"
+  # a change of the constraints file is a change of the pins; its content counts, not its path (worktrees
+  # sharing one .tools/ would otherwise reinstall it for each other, racing)
+  [ "${1:-}" = -c ] && stamp="$stamp -c $(basename "$2") $(cksum < "$2" | cut -d' ' -f1)"
   if [ "$(cat "$venv/.stamp" 2>/dev/null)" = "$stamp" ]; then return 0; fi
   local py; py=$(find_python) || { say "need Python 3.10-3.12 with venv (set SATMACHINE_PYTHON)"; exit 1; }
   say "installing $pkg==$version into .tools/$name (with $($py --version 2>&1))"

@@ -26,11 +26,10 @@ export interface ImportState {
 }
 
 export async function readImportState(db: Queryable): Promise<ImportState> {
-  const [map, wallets, cashOuts] = await Promise.all([
-    db.query(`SELECT kind, legacy_id, ledger_id::text AS ledger_id FROM satoshimachine.legacy_id_map WHERE source = $1`, [LEGACY_SOURCE]),
-    db.query(`SELECT id::text AS id, wallet_id FROM satoshimachine.clients`),
-    db.query(`SELECT lamassu_id::text AS lamassu_id FROM satoshimachine.legacy_cashouts`),
-  ]);
+  // One after the other: `db` may be a single connection inside the import's transaction.
+  const map = await db.query(`SELECT kind, legacy_id, ledger_id::text AS ledger_id FROM satoshimachine.legacy_id_map WHERE source = $1`, [LEGACY_SOURCE]);
+  const wallets = await db.query(`SELECT id::text AS id, wallet_id FROM satoshimachine.clients`);
+  const cashOuts = await db.query(`SELECT lamassu_id::text AS lamassu_id FROM satoshimachine.legacy_cashouts`);
   return {
     clients: new Map(map.rows.filter((r) => r.kind === 'client').map((r) => [String(r.legacy_id), String(r.ledger_id)])),
     deposits: new Set(map.rows.filter((r) => r.kind === 'deposit').map((r) => String(r.legacy_id))),
