@@ -10,6 +10,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createReconcileActivities } from '../activities/reconcile';
 import { getClientInvoiceKey } from '../adapters/ledger';
+import { applyLegacyImport } from '../adapters/ledger/legacy-import';
+import { buildLegacyPlan } from '../domain/legacy-plan';
+import { createIngestionFixture } from './support/ingestion-fixture';
 import { effectivePayFrom } from '../adapters/ledger/cutover';
 import { knownLamassuIds } from '../adapters/ledger/lamassu-ingestion';
 import { loadConfig } from '../config';
@@ -220,6 +223,28 @@ for (const layout of ['sqlite', 'postgres'] as const) {
       assert.deepEqual((await ctx.w.db.pool.query(`SELECT id, remaining_balance_fiat_minor FROM satoshimachine.clients ORDER BY id`)).rows, balances);
     });
 
+    test('a wallet restored in LNbits later is linked by the next --apply (and only then; balances untouched)', async () => {
+      const { url, superuserToken } = getStack().lnbits;
+      const res = await fetch(`${url}/users/api/v1/user/${p.dora.userId}/wallet/${p.dora.id}/undelete`, { method: 'PUT', headers: { Authorization: `Bearer ${superuserToken}` } });
+      assert.equal(res.status, 200, await res.text());
+      const dry = await runCli(['import', 'satmachineadmin', '--from', from, '--json'], ctx.env);
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.equal(dry.json().clients.find((c: { name: string }) => c.name === 'Dora').key, 'resolvable (--apply links it)');
+      const dora = (await ctx.w.db.pool.query(`SELECT id, status FROM satoshimachine.clients WHERE name = 'Dora'`)).rows[0];
+      assert.equal(dora.status, 'paused', 'a dry run links nothing');
+      const r = await runCli(['import', 'satmachineadmin', '--from', from, '--apply', '--json'], ctx.env);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      assert.deepEqual(r.json().unlinked, []);
+      assert.deepEqual(await getClientInvoiceKey(ctx.w.db.pool, dora.id, KEY), { walletId: p.dora.id, invoiceKey: p.dora.invoiceKey });
+      const after = (await ctx.w.db.pool.query(`SELECT status, remaining_balance_fiat_minor::int AS balance FROM satoshimachine.clients WHERE id = $1`, [dora.id])).rows[0];
+      assert.deepEqual(after, { status: 'active', balance: EXPECTED_MINOR.Dora });
+      const events = (await ctx.w.db.pool.query(`SELECT details FROM satoshimachine.operator_events WHERE action = 'client-key-linked'`)).rows;
+      assert.deepEqual(events.map((e) => e.details.clientId), [dora.id]);
+      const counts = await ledgerCounts(ctx.w);
+      assert.equal((await runCli(['import', 'satmachineadmin', '--from', from, '--apply'], ctx.env)).code, 0);
+      assert.deepEqual(await ledgerCounts(ctx.w), counts, 'nothing left to do: nothing changes');
+    });
+
     test('satmachine reconcile (the workflow, run by a worker) is clean after the import', async () => {
       const config = loadConfig({ env: {}, file: null, overrides: ctx.config });
       const { stop } = await startTestWorker({ taskQueue: config.temporal.taskQueue, activities: createReconcileActivities({ config, pool: ctx.w.db.pool, log }) });
@@ -233,6 +258,27 @@ for (const layout of ['sqlite', 'postgres'] as const) {
     });
   });
 }
+
+describe('the poller after an import', () => {
+  test('fetches neither cash-outs before the ledger cut-over nor those the old system handled (even at the cut-over instant)', async () => {
+    const f = await createIngestionFixture();
+    try {
+      const confirmedAt = ago(3);
+      await f.lamassu.insertCashOut({ confirmed_at: ago(5) });
+      const handled = await f.lamassu.insertCashOut({ confirmed_at: confirmedAt });
+      const after = await f.lamassu.insertCashOut({ confirmed_at: ago(1) });
+      // As the SQLite layout stores it: whole epoch seconds, so the cut-over is at or just before the handled one.
+      const cashOut = { id: 'lt1', lamassu_transaction_id: handled, transaction_time: String(Math.floor(confirmedAt.getTime() / 1000)), crypto_amount: null, base_amount_sats: null, commission_amount_sats: null, distributions_total_sats: null, fiat_code: 'GTQ', fiat_amount: null };
+      const plan = buildLegacyPlan({ location: 'test', clients: [], deposits: [], payments: [], cashOuts: [cashOut] }, { fiatCode: 'GTQ', fiatDecimals: 2, unit: 'major' });
+      await applyLegacyImport(f.ledger.pool, plan, { actor: 'test', encryptionKey: KEY, currency: 'GTQ', keys: new Map() });
+      const r = await f.ingestion.activities.fetchNewCashOuts();
+      assert.deepEqual(r.rows.map((x) => x.id), [after]);
+      assert.equal(r.known, 1, 'the handled one is read (confirmed at/after the cut-over) and recognised as known');
+    } finally {
+      await f.cleanup();
+    }
+  });
+});
 
 describe('import satmachineadmin refuses what it cannot import exactly', () => {
   test('a deposit in another currency, a deposit of an unknown client, duplicate wallets: blocking, nothing applied (exit 1)', async () => {

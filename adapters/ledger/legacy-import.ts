@@ -182,6 +182,23 @@ export async function applyLegacyImport(pool: pg.Pool, plan: LegacyPlan, opts: A
   });
 }
 
+/**
+ * Links the key of an imported client that had none (its wallet resolved on a later run, e.g. after an LNbits
+ * admin restored it) and makes it active when the old system had it active; audited. Only ever from "no key":
+ * a key set meanwhile by `clients set-key` is never replaced here.
+ */
+export async function linkImportedClientKey(pool: pg.Pool, clientId: string, walletId: string, invoiceKey: string, activate: boolean, opts: { actor: string; encryptionKey: string }): Promise<boolean> {
+  return withTransaction(pool, async (c) => {
+    const { rowCount } = await c.query(
+      `UPDATE satoshimachine.clients SET invoice_key_enc = $3, status = CASE WHEN $4 AND status = 'paused' THEN 'active' ELSE status END
+        WHERE id = $1 AND wallet_id = $2 AND invoice_key_enc IS NULL`,
+      [clientId, walletId, encryptSecret(invoiceKey, opts.encryptionKey, keyAad(walletId)), activate],
+    );
+    if (rowCount === 1) await recordOperatorEvent(c, opts.actor, 'client-key-linked', { source: LEGACY_SOURCE, clientId, walletId, activated: activate });
+    return rowCount === 1;
+  });
+}
+
 /** Ledger clients imported from the old system that still have no invoice key (listed with the command to link them). */
 export async function unlinkedImportedClients(db: Queryable): Promise<Array<{ clientId: string; legacyId: string; name: string; walletId: string }>> {
   const { rows } = await db.query(

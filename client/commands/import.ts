@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { readLegacySnapshot, LegacyLayoutError, isPostgresUrl } from '../../adapters/legacy';
 import { effectivePayFrom, getStoredCutover } from '../../adapters/ledger/cutover';
-import { applyLegacyImport, importedBalances, readImportState, unlinkedImportedClients, walletConflicts, type ApplyResult } from '../../adapters/ledger/legacy-import';
+import { applyLegacyImport, importedBalances, linkImportedClientKey, readImportState, unlinkedImportedClients, walletConflicts, type ApplyResult } from '../../adapters/ledger/legacy-import';
 import { beginReport, finishReport, reconcileLedger } from '../../adapters/ledger/reconciliation';
 import { showDecimal } from '../../domain/legacy-amounts';
 import { buildLegacyPlan, type ImportFinding, type LegacyPlan } from '../../domain/legacy-plan';
@@ -72,20 +72,27 @@ async function runImport(ctx: Context, o: z.infer<typeof importArgs>): Promise<v
   }
   const blocking = findings.filter((f) => f.severity === 'blocking').length;
 
-  const fresh = plan.clients.filter((c) => !state.clients.has(c.legacyId));
+  // New clients, and clients imported earlier that still have no key (their wallet may resolve now).
+  const keyless = new Set((await unlinkedImportedClients(ctx.pool())).map((u) => u.legacyId));
+  const toLink = plan.clients.filter((c) => !state.clients.has(c.legacyId) || keyless.has(c.legacyId));
   let links: Map<string, WalletLink>;
   try {
-    links = await resolveWalletKeys(ctx.lnbits(), ctx.config.lnbits.superuserToken, fresh);
+    links = await resolveWalletKeys(ctx.lnbits(), ctx.config.lnbits.superuserToken, toLink);
   } catch (err) {
     if (err instanceof WalletLookupError) throw new CliError(`linking wallets: ${err.message}`, err.unreachable ? EXIT.unavailable : EXIT.usage);
     throw err;
   }
 
   let applied: ApplyResult | null = null;
+  const linkedLater: string[] = [];
   if (o.apply && blocking === 0) {
     const keys = new Map([...links].flatMap(([id, l]) => (l.linked ? [[id, l.invoiceKey] as const] : [])));
     if (keys.size && !ctx.config.encryptionKey) throw new CliError('encryptionKey: required to store invoice keys (SATMACHINE_ENCRYPTION_KEY)', EXIT.usage);
     applied = await applyLegacyImport(ctx.pool(), plan, { actor: ctx.actor(o.actor), encryptionKey: ctx.config.encryptionKey ?? '', currency: fiatCode, keys });
+    for (const c of plan.clients.filter((x) => keyless.has(x.legacyId) && keys.has(x.legacyId))) {
+      const clientId = state.clients.get(c.legacyId)!;
+      if (await linkImportedClientKey(ctx.pool(), clientId, c.walletId, keys.get(c.legacyId)!, c.wantsActive, { actor: ctx.actor(o.actor), encryptionKey: ctx.config.encryptionKey ?? '' })) linkedLater.push(c.legacyId);
+    }
   }
 
   const pool = ctx.pool();
@@ -102,7 +109,7 @@ async function runImport(ctx: Context, o: z.infer<typeof importArgs>): Promise<v
       ledgerState: !inLedger ? 'planned' : createdNow.has(c.legacyId) ? 'imported' : 'imported-earlier',
       clientId: inLedger?.clientId ?? null,
       status: inLedger?.status ?? (link?.linked && c.wantsActive ? 'active' : 'paused'),
-      key: link ? (link.linked ? 'linked via LNbits' : 'NOT LINKED') : 'imported earlier',
+      key: linkedLater.includes(c.legacyId) ? 'linked via LNbits now' : link ? (link.linked ? (inLedger && !createdNow.has(c.legacyId) ? 'resolvable (--apply links it)' : 'linked via LNbits') : 'NOT LINKED') : 'linked earlier',
       matches: ledgerBalance === c.openingMinor,
     };
   });
