@@ -134,7 +134,11 @@ export function registerClients(program: Command): void {
         const s = parseArgs(z.enum(CLIENT_STATUSES, { error: `<status>: one of ${CLIENT_STATUSES.join(', ')}` }), status);
         const pool = ctx.pool();
         const before = await getClient(pool, clientId);
-        const after = await setClientStatus(pool, clientId, s);
+        const after = await setClientStatus(pool, clientId, s).catch((err: unknown) => {
+          // An imported client whose wallet was not linked: no payout could reach it.
+          if ((err as { constraint?: string }).constraint === 'clients_active_has_key') throw new CliError(`client ${clientId} has no invoice key yet: link it with \`satmachine clients set-key ${clientId}\` first`, EXIT.usage);
+          throw err;
+        });
         await recordOperatorEvent(pool, ctx.actor(o.actor), 'client-status', { clientId, from: before.status, to: s, reason: o.reason ?? null });
         print(Boolean(o.json), after, () => `client ${clientId}: ${before.status} → ${after.status}`);
       }),
