@@ -10,6 +10,9 @@ import type { ImportFinding } from '../domain/legacy-plan';
 import { formatFiat } from './args';
 import { kv, table } from './output';
 
+/** The human report lists this many of the newest handled cash-outs (the JSON has all). */
+const CASHOUTS_SHOWN = 20;
+
 export interface ParityRow {
   legacyId: string;
   name: string;
@@ -36,7 +39,8 @@ export interface ImportReport {
   clients: ParityRow[];
   deposits: { confirmed: number; pending: number; other: number };
   paymentsByStatus: Record<string, { count: number; sats: string; fiatMinor: string }>;
-  cashOuts: { count: number; newest: string | null; alreadyRecorded: number };
+  cashOuts: { count: number; newest: string | null; alreadyRecorded: number; list: Array<{ lamassuId: string; transactionTime: string; cryptoAtoms: string | null; baseSats: string | null; commissionSats: string | null; distributedSats: string | null }> };
+  payments: Array<{ legacyId: string; clientLegacyId: string; sats: string; fiatMinor: string; status: string; type: string | null; lamassuId: string | null }>;
   findings: ImportFinding[];
   blocking: number;
   cutover: { fromOldSystem: string | null; ledgerBefore: string | null; ledgerAfter: string | null; config: string | null; effective: string | null; setting: string | null };
@@ -77,6 +81,14 @@ export function formatImportReport(r: ImportReport, decimals: number): string {
         formatMinor(parseMinor(c.oldBalanceMinor), decimals), `${money(c.ledgerBalanceMinor)} (${c.ledgerState})`, c.matches ? '=' : '≠', c.clientId, c.status, c.key]),
     )
     : '  no clients');
+  const shown = r.cashOuts.list.slice(-CASHOUTS_SHOWN);
+  lines.push('', `cash-outs the old system handled (${r.cashOuts.list.length}${r.cashOuts.list.length > shown.length ? `, newest ${shown.length} shown; all with --json` : ''}):`);
+  if (shown.length) lines.push(table(['lamassu id', 'confirmed', 'sats', 'base', 'commission', 'to clients'], shown.map((t) => [t.lamassuId, t.transactionTime, t.cryptoAtoms, t.baseSats, t.commissionSats, t.distributedSats])));
+  const open = r.payments.filter((p) => p.status !== 'confirmed');
+  if (open.length) {
+    lines.push('', `payments the old system did not count (${open.length}; confirmed ones are summed per client above):`);
+    lines.push(table(['payment', 'client', 'sats', 'fiat', 'status', 'cash-out'], open.map((p) => [p.legacyId, p.clientLegacyId, p.sats, formatMinor(parseMinor(p.fiatMinor), decimals), p.status, p.lamassuId])));
+  }
   lines.push('', `inconsistencies: ${r.findings.length} (${r.blocking} blocking)`);
   if (r.findings.length) lines.push(table(['severity', 'kind', 'subject', 'message'], r.findings.map((f) => [f.severity, f.kind, f.subject, f.message])));
   if (r.unlinked.length) {

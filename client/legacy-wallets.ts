@@ -42,7 +42,7 @@ export async function resolveWalletKeys(
     const wallet = wallets?.find((w) => w.id === c.walletId);
     if (!wallets) out.set(c.legacyId, { linked: false, reason: `LNbits has no user ${c.userId}` });
     else if (!wallet) out.set(c.legacyId, { linked: false, reason: `LNbits user ${c.userId} has no wallet ${c.walletId}` });
-    else if (wallet.deleted) out.set(c.legacyId, { linked: false, reason: `wallet ${c.walletId} was deleted in LNbits` });
+    else if (wallet.deleted) out.set(c.legacyId, { linked: false, reason: `wallet ${c.walletId} was deleted in LNbits (an LNbits admin can restore it; the next --apply then links it)` });
     else {
       const check = await checkInvoiceKey(lnbits, wallet.invoiceKey, c.walletId);
       if (check.status === 'unreachable') throw new WalletLookupError(`LNbits: ${check.detail}`, true);

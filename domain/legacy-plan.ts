@@ -71,6 +71,16 @@ export interface PlannedCashOut {
   distributedSats: bigint | null;
 }
 
+export interface PlannedPayment {
+  legacyId: string;
+  clientLegacyId: string;
+  amountSats: bigint;
+  fiatMinor: Decimal;
+  status: string;
+  type: string | null;
+  lamassuId: string | null;
+}
+
 export interface PaymentTotals {
   count: number;
   sats: bigint;
@@ -82,6 +92,7 @@ export interface LegacyPlan {
   clients: PlannedClient[];
   cashOuts: PlannedCashOut[];
   paymentsByStatus: Record<string, PaymentTotals>;
+  payments: PlannedPayment[];
   /** The newest cash-out the old system handled: the cut-over (null when it handled none). */
   cutover: string | null;
   findings: ImportFinding[];
@@ -181,6 +192,7 @@ export function buildLegacyPlan(snap: LegacySnapshot, opts: PlanOptions): Legacy
   }
 
   const paymentsByStatus: Record<string, PaymentTotals> = {};
+  const payments: PlannedPayment[] = [];
   const paidSatsByTx = new Map<string, bigint>();
   for (const raw of snap.payments) {
     guarded('dca_payments', raw, () => {
@@ -192,6 +204,7 @@ export function buildLegacyPlan(snap: LegacySnapshot, opts: PlanOptions): Legacy
       t.count++;
       t.sats += satsAmount;
       t.fiatMinor = addDecimal(t.fiatMinor, fiat.exact);
+      payments.push({ legacyId: p.id, clientLegacyId: p.client_id, amountSats: satsAmount, fiatMinor: fiat.exact, status, type: p.transaction_type, lamassuId: p.lamassu_transaction_id });
       if (p.lamassu_transaction_id && status === 'confirmed') paidSatsByTx.set(p.lamassu_transaction_id, (paidSatsByTx.get(p.lamassu_transaction_id) ?? 0n) + satsAmount);
       const client = clients.get(p.client_id);
       if (!client) return find('warning', 'unknown-client', p.id, `payment ${p.id} (${status}) names client ${p.client_id}, which is not in dca_clients: it changes no imported balance`);
@@ -243,7 +256,7 @@ export function buildLegacyPlan(snap: LegacySnapshot, opts: PlanOptions): Legacy
   cashOuts.sort((a, b) => a.transactionTime.localeCompare(b.transactionTime) || a.lamassuId.localeCompare(b.lamassuId));
   const cutover = cashOuts.length ? cashOuts[cashOuts.length - 1]!.transactionTime : null;
   if (!cutover) find('warning', 'no-cutover', '-', 'the old system recorded no cash-out: no cut-over is set; set LAMASSU_PAY_FROM to the time it stopped');
-  return { location: snap.location, clients: [...clients.values()].sort((a, b) => a.name.localeCompare(b.name) || a.legacyId.localeCompare(b.legacyId)), cashOuts, paymentsByStatus, cutover, findings };
+  return { location: snap.location, clients: [...clients.values()].sort((a, b) => a.name.localeCompare(b.name) || a.legacyId.localeCompare(b.legacyId)), cashOuts, paymentsByStatus, payments, cutover, findings };
 }
 
 export const isBlocked = (plan: { findings: ImportFinding[] }): boolean => plan.findings.some((f) => f.severity === 'blocking');

@@ -156,9 +156,12 @@ for (const layout of ['sqlite', 'postgres'] as const) {
       assert.ok(rep.clients.every((c: { matches: boolean; ledgerState: string }) => c.matches && c.ledgerState === 'planned'));
       assert.deepEqual(rep.deposits, { confirmed: 5, pending: 1, other: 0 });
       assert.equal(rep.paymentsByStatus.failed.count, 1);
+      assert.deepEqual(rep.cashOuts.list.map((t: { lamassuId: string }) => t.lamassuId), old.tx);
+      assert.equal(rep.payments.length, layout === 'sqlite' ? 7 : 6);
+      assert.deepEqual(rep.payments.filter((x: { fiatMinor: string }) => x.fiatMinor.includes('.')).map((x: { fiatMinor: string }) => x.fiatMinor), layout === 'sqlite' ? ['21666.7', '3333.3'] : []);
       const kinds = rep.findings.map((f: { kind: string }) => f.kind).sort();
       assert.deepEqual(kinds, layout === 'sqlite' ? ['amount-not-exact', 'amount-not-exact', 'payment-not-confirmed'] : ['payment-not-confirmed']);
-      assert.deepEqual(rep.unlinked.map((u: { name: string; reason: string }) => [u.name, u.reason]), [['Dora', `wallet ${p.dora.id} was deleted in LNbits`]]);
+      assert.deepEqual(rep.unlinked.map((u: { name: string; reason: string }) => [u.name, u.reason]), [['Dora', `wallet ${p.dora.id} was deleted in LNbits (an LNbits admin can restore it; the next --apply then links it)`]]);
       assert.match(rep.unlinked[0].commands[0], /npx satmachine clients set-key <client id printed by --apply> --invoice-key-env CLIENT_INVOICE_KEY/);
       assert.equal(Date.parse(rep.cutover.fromOldSystem), layout === 'sqlite' ? Math.floor(old.newest.getTime() / 1000) * 1000 : old.newest.getTime());
       assert.ok(!r.stdout.includes(p.ana.invoiceKey), 'no key in the report');
@@ -167,6 +170,8 @@ for (const layout of ['sqlite', 'postgres'] as const) {
       if (process.env.SHOW_REPORT) console.log(human.stdout);
       assert.match(human.stdout, /DRY RUN/);
       assert.match(human.stdout, /Ana .*1700\.00 .*1700\.00 \(planned\)\s+=/);
+      assert.match(human.stdout, /cash-outs the old system handled \(3\):/);
+      assert.match(human.stdout, /payments the old system did not count \(1;[^\n]*\n.*\npA3 .* 6250 +50\.00 +failed/);
     });
 
     test('--apply: clients, deposits and opening balances to the cent, keys linked through LNbits, cut-over stored', async () => {

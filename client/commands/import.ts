@@ -109,7 +109,7 @@ async function runImport(ctx: Context, o: z.infer<typeof importArgs>): Promise<v
       ledgerState: !inLedger ? 'planned' : createdNow.has(c.legacyId) ? 'imported' : 'imported-earlier',
       clientId: inLedger?.clientId ?? null,
       status: inLedger?.status ?? (link?.linked && c.wantsActive ? 'active' : 'paused'),
-      key: linkedLater.includes(c.legacyId) ? 'linked via LNbits now' : link ? (link.linked ? (inLedger && !createdNow.has(c.legacyId) ? 'resolvable (--apply links it)' : 'linked via LNbits') : 'NOT LINKED') : 'linked earlier',
+      key: linkedLater.includes(c.legacyId) ? 'linked via LNbits now' : link ? (link.linked ? (!inLedger ? 'resolved via LNbits (checked)' : createdNow.has(c.legacyId) ? 'linked via LNbits' : 'resolvable (--apply links it)') : 'NOT LINKED') : 'linked earlier',
       matches: ledgerBalance === c.openingMinor,
     };
   });
@@ -135,7 +135,14 @@ async function runImport(ctx: Context, o: z.infer<typeof importArgs>): Promise<v
       other: plan.clients.reduce((s, c) => s + c.deposits.filter((d) => d.status === 'cancelled').length, 0),
     },
     paymentsByStatus: Object.fromEntries(Object.entries(plan.paymentsByStatus).map(([s, t]) => [s, { count: t.count, sats: t.sats.toString(), fiatMinor: showDecimal(t.fiatMinor) }])),
-    cashOuts: { count: plan.cashOuts.length, newest: plan.cutover, alreadyRecorded: plan.cashOuts.filter((t) => state.cashOuts.has(t.lamassuId)).length },
+    cashOuts: {
+      count: plan.cashOuts.length, newest: plan.cutover, alreadyRecorded: plan.cashOuts.filter((t) => state.cashOuts.has(t.lamassuId)).length,
+      list: plan.cashOuts.map((t) => ({
+        lamassuId: t.lamassuId, transactionTime: t.transactionTime, cryptoAtoms: t.cryptoAtoms?.toString() ?? null, baseSats: t.baseSats?.toString() ?? null,
+        commissionSats: t.commissionSats?.toString() ?? null, distributedSats: t.distributedSats?.toString() ?? null,
+      })),
+    },
+    payments: plan.payments.map((x) => ({ legacyId: x.legacyId, clientLegacyId: x.clientLegacyId, sats: x.amountSats.toString(), fiatMinor: showDecimal(x.fiatMinor), status: x.status, type: x.type, lamassuId: x.lamassuId })),
     findings,
     blocking,
     cutover: {
