@@ -112,6 +112,7 @@ const paymentRow = z.object({ id: text, client_id: text, amount_sats: text, amou
 const cashOutRow = z.object({
   id: text, lamassu_transaction_id: text, transaction_time: text, crypto_amount: z.string().nullable(), base_amount_sats: z.string().nullable(),
   commission_amount_sats: z.string().nullable(), distributions_total_sats: z.string().nullable(), fiat_code: z.string().nullable(),
+  fiat_amount: z.string().nullable().optional(),
 });
 
 /** Thrown for a field the reader could not even parse; the plan turns it into a blocking finding. */
@@ -194,6 +195,7 @@ export function buildLegacyPlan(snap: LegacySnapshot, opts: PlanOptions): Legacy
   const paymentsByStatus: Record<string, PaymentTotals> = {};
   const payments: PlannedPayment[] = [];
   const paidSatsByTx = new Map<string, bigint>();
+  const paidFiatByTx = new Map<string, Decimal>();
   for (const raw of snap.payments) {
     guarded('dca_payments', raw, () => {
       const p = parseRow(paymentRow, raw, 'dca_payments');
@@ -205,7 +207,10 @@ export function buildLegacyPlan(snap: LegacySnapshot, opts: PlanOptions): Legacy
       t.sats += satsAmount;
       t.fiatMinor = addDecimal(t.fiatMinor, fiat.exact);
       payments.push({ legacyId: p.id, clientLegacyId: p.client_id, amountSats: satsAmount, fiatMinor: fiat.exact, status, type: p.transaction_type, lamassuId: p.lamassu_transaction_id });
-      if (p.lamassu_transaction_id && status === 'confirmed') paidSatsByTx.set(p.lamassu_transaction_id, (paidSatsByTx.get(p.lamassu_transaction_id) ?? 0n) + satsAmount);
+      if (p.lamassu_transaction_id && status === 'confirmed') {
+        paidSatsByTx.set(p.lamassu_transaction_id, (paidSatsByTx.get(p.lamassu_transaction_id) ?? 0n) + satsAmount);
+        paidFiatByTx.set(p.lamassu_transaction_id, addDecimal(paidFiatByTx.get(p.lamassu_transaction_id) ?? ZERO, fiat.exact));
+      }
       const client = clients.get(p.client_id);
       if (!client) return find('warning', 'unknown-client', p.id, `payment ${p.id} (${status}) names client ${p.client_id}, which is not in dca_clients: it changes no imported balance`);
       if (status !== 'confirmed') {
@@ -244,6 +249,14 @@ export function buildLegacyPlan(snap: LegacySnapshot, opts: PlanOptions): Legacy
       const paid = paidSatsByTx.get(t.lamassu_transaction_id) ?? 0n;
       if (c.distributedSats !== null && c.distributedSats !== paid) {
         find('warning', 'cashout-distribution', t.id, `cash-out ${c.lamassuId}: recorded ${c.distributedSats} sats distributed, confirmed payments sum to ${paid}`);
+      }
+      // The clients' cash funds the dispense: debiting them more fiat than the ATM dispensed takes money they still had.
+      const paidFiat = paidFiatByTx.get(t.lamassu_transaction_id) ?? ZERO;
+      if (t.fiat_amount) {
+        const dispensed = toMinorAmount(t.fiat_amount, opts.unit, opts.fiatDecimals, 'fiat_amount').exact;
+        if (addDecimal(paidFiat, negateDecimal(dispensed)).coefficient > 0n) {
+          find('warning', 'cashout-fiat', t.id, `cash-out ${c.lamassuId}: clients were debited ${showDecimal(paidFiat)} minor units for ${showDecimal(dispensed)} dispensed`);
+        }
       }
       if (c.baseSats !== null && paid > c.baseSats) find('warning', 'cashout-overpaid', t.id, `cash-out ${c.lamassuId}: clients were paid ${paid} sats of a base of ${c.baseSats}`);
       cashOuts.push(c);

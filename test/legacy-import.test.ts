@@ -118,6 +118,28 @@ describe('legacy amounts and times (exact)', () => {
     assert.equal(floorDecimal({ coefficient: -5n, scale: 1 }), -1n);
     assert.throws(() => toMinorAmount('1e3', 'major', 2, 'a'), /not a plain decimal/);
   });
+  test('the plan: negative old balances open at 0, sub-cent balances are floored, over-debited cash-outs are flagged', () => {
+    const t = '1733011200';
+    const plan = buildLegacyPlan({
+      location: 'test',
+      clients: [{ id: 'c1', user_id: 'u1', wallet_id: 'w1', username: 'Over', dca_mode: 'flow', status: 'active' }, { id: 'c2', user_id: 'u2', wallet_id: 'w2', username: null, dca_mode: 'fixed', status: 'inactive' }],
+      deposits: [
+        { id: 'd1', client_id: 'c1', amount: '100', currency: 'GTQ', status: 'confirmed', notes: null, created_at: t, confirmed_at: t },
+        { id: 'd2', client_id: 'c2', amount: '100', currency: null, status: 'confirmed', notes: null, created_at: t, confirmed_at: null },
+      ],
+      payments: [
+        { id: 'p1', client_id: 'c1', amount_sats: '15000', amount_fiat: '150', status: 'confirmed', lamassu_transaction_id: 'tx', transaction_type: 'flow' },
+        { id: 'p2', client_id: 'c2', amount_sats: '4167', amount_fiat: '33.333', status: 'confirmed', lamassu_transaction_id: 'tx', transaction_type: 'flow' },
+      ],
+      cashOuts: [],
+    }, { fiatCode: 'GTQ', fiatDecimals: 2, unit: 'major' });
+    const [over, second] = [plan.clients.find((c) => c.legacyId === 'c1')!, plan.clients.find((c) => c.legacyId === 'c2')!];
+    assert.deepEqual([over.openingMinor, over.adjustmentMinor], [0n, -10_000n]);
+    assert.deepEqual([second.openingMinor, second.adjustmentMinor, second.mode, second.wantsActive, second.name], [6_666n, -3_334n, 'fixed', false, 'satmachineadmin client c2']);
+    assert.deepEqual(plan.findings.map((f) => f.kind).sort(), ['amount-not-exact', 'confirmed-without-time', 'negative-balance', 'no-cutover', 'payment-without-cashout']);
+    assert.ok(plan.findings.every((f) => f.severity !== 'blocking'));
+  });
+
   test('times: SQLite epoch seconds, PostgreSQL naive UTC wall time, zones', () => {
     assert.equal(toUtcIso('1733011200', 't'), '2024-12-01T00:00:00.000000Z');
     assert.equal(toUtcIso('2024-12-01 00:00:00.123456', 't'), '2024-12-01T00:00:00.123456Z');
