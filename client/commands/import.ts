@@ -113,14 +113,15 @@ async function runImport(ctx: Context, o: z.infer<typeof importArgs>): Promise<v
       matches: ledgerBalance === c.openingMinor,
     };
   });
-  const unlinkedLedger = await unlinkedImportedClients(pool);
-  const unlinked = [
-    ...plan.clients.filter((c) => !balances.has(c.legacyId) && links.get(c.legacyId)?.linked === false).map((c) => ({ c, clientId: null as string | null })),
-  ].map(({ c, clientId }) => ({ legacyId: c.legacyId, clientId, name: c.name, walletId: c.walletId, reason: (links.get(c.legacyId) as { reason: string }).reason, commands: linkCommands(clientId) }));
-  for (const u of unlinkedLedger) {
-    const link = links.get(u.legacyId);
-    unlinked.push({ ...u, reason: link && !link.linked ? link.reason : 'no invoice key linked yet', commands: linkCommands(u.clientId) });
-  }
+  // Not linked: clients still to import whose wallet did not resolve (dry run, or a blocked --apply), and ledger clients without a key.
+  const reasonOf = (legacyId: string) => {
+    const link = links.get(legacyId);
+    return link && !link.linked ? link.reason : 'no invoice key linked yet';
+  };
+  const unlinked: ImportReport['unlinked'] = [
+    ...plan.clients.filter((c) => !balances.has(c.legacyId) && links.get(c.legacyId)?.linked === false).map((c) => ({ legacyId: c.legacyId, clientId: null, name: c.name, walletId: c.walletId })),
+    ...(await unlinkedImportedClients(pool)),
+  ].map((u) => ({ ...u, reason: reasonOf(u.legacyId), commands: linkCommands(u.clientId) }));
 
   const stored = await getStoredCutover(pool);
   const effective = await effectivePayFrom(pool, ctx.config.lamassu.payFrom);
