@@ -9,8 +9,10 @@ const forbiddenInWorkflows = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.tools/**', '.satmachine/**', 'tmp/**', 'bin/**', 'eslint.config.mjs'] },
+  { ignores: ['node_modules/**', 'dist/**', '.tools/**', '.satmachine/**', 'tmp/**', 'bin/**', 'eslint.config.mjs'] },
   ...tseslint.configs.recommended,
+  // Plain Node scripts (CommonJS) of the build.
+  { files: ['**/*.cjs'], rules: { '@typescript-eslint/no-require-imports': 'off' } },
   {
     files: ['**/*.ts'],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },

@@ -3,10 +3,18 @@
  * one-time superuser credit of the source wallet (fundSourceWallet). Ledger record before every LNbits
  * call; an ambiguous outcome is resolved by asking LNbits, never by paying again. A payout's invoice is
  * created once, with config.lnbits.invoiceExpirySeconds; it is replaced only when it can no longer be paid
- * (expired, reported failed by LNbits, never paid by the payer), the old hash kept in the ledger.
+ * (expired, or failed by LNbits, e.g. after a restart; never paid by the payer), the old hash kept in the ledger.
+ *
+ * Trust nothing we did not create (payout-proof.ts): the bolt11 we pay must decode (checksum, signature) to the
+ * stored hash and the payout's amount, unexpired, and the recipient wallet (its own key) must list it unpaid.
+ * The payout is completed only when, after the payment, the recipient's row is paid and the payer's row
+ * succeeded for exactly the amount. Any disagreement is a PayoutDisagreementError (non-retryable, critical alert).
+ * LNbits' rows are read through the payments list, which never changes their state (LnbitsClient.paymentRows).
  */
 import { Context } from '@temporalio/activity';
 import {
+  attributeCredit,
+  attributedCreditHashes,
   claimFundingCall,
   ensureFundingCredit,
   getPayoutRow,
@@ -17,16 +25,17 @@ import {
   payoutsHalted,
   setFundingStatus,
   setPaymentInvoice,
+  type FundingRow,
 } from '../adapters/ledger/cashout';
-import { getClientInvoiceKey } from '../adapters/ledger/clients';
+import { getClient, getClientInvoiceKey } from '../adapters/ledger/clients';
 import { recordOperatorEvent } from '../adapters/ledger/operator-control';
 import { raiseAlert } from '../adapters/alerts';
 import { getTransaction } from '../adapters/ledger/transactions';
-import { decodeBolt11 } from '../adapters/lnbits/bolt11';
 import type { LnbitsClient } from '../adapters/lnbits/client';
-import { LnbitsAuthError, LnbitsRejectedError } from '../adapters/lnbits/errors';
+import { LnbitsAuthError, LnbitsRejectedError, LnbitsTransientError } from '../adapters/lnbits/errors';
 import { formatDecimal, roundHalfAwayFromZero } from '../domain/decimal';
-import { CashOutConfigError, FundingNeedsAttentionError, LedgerStateError, PayoutRejectedError } from '../domain/errors';
+import { CashOutConfigError, LedgerStateError, PayoutDisagreementError, PayoutRejectedError } from '../domain/errors';
+import { checkInvoiceText, checkPayAnswer, incomingState, type Invoice, outgoingState, proofOf } from './payout-proof';
 import type { ActivityDeps } from './deps';
 
 /** A payout as the workflow and the `status` query show it: ids, amounts, state; never a key. */
@@ -138,23 +147,110 @@ export function createPayoutActivities(deps: ActivityDeps, lnbits: LnbitsClient)
     return (rowCount ?? 0) > 0;
   }
 
+  type Payout = Awaited<ReturnType<typeof getPayoutRow>>;
+
+  /** The invoice as the ledger holds it (both columns are set together, and guarded by the database). */
+  const invoiceOf = (p: Payout): Invoice => ({ paymentHash: p.paymentHash!, bolt11: p.bolt11!, amountSats: p.amountSats });
+
   /**
-   * The stored invoice can never be paid any more: its expiry (from the bolt11) has passed, the payer has no
-   * successful or in-flight payment of it (`payerRow`), and LNbits reports the recipient's incoming row
-   * failed. LNbits 1.6.2 pays an expired internal invoice while that row is still pending; looking it up
-   * with the recipient's key after the expiry is what marks it failed, after which LNbits refuses to pay it.
-   * Only asked after the expiry: before it, a lookup could have LNbits ask a real funding source about an
-   * internal invoice. A recipient key that no longer owns the row (null) keeps the invoice.
+   * The funding credit's LNbits row: an "Admin credit" of the amount into the source wallet, made since the
+   * call was claimed (a minute of clock skew allowed), not matched to another credit. True once matched.
    */
-  async function invoiceUnpayable(p: { kind: string; clientId: string | null; paymentHash: string; bolt11: string }, payerRow: { paid: boolean; status: string } | null): Promise<boolean> {
-    if (payerRow && (payerRow.paid || payerRow.status !== 'failed')) return false;
-    if (decodeBolt11(p.bolt11).expiresAt.getTime() > Date.now()) return false;
-    const incoming = await lnbits.getPayment(await recipientInvoiceKey(p), p.paymentHash);
-    return incoming !== null && !incoming.paid && incoming.status === 'failed';
+  async function matchCredit(row: FundingRow): Promise<boolean> {
+    if (row.lnbitsPaymentHash) return true;
+    const since = (row.claimedAt?.getTime() ?? 0) - 60_000;
+    const credits = (await lnbits.listAdminCredits(sourceAdminKey(deps), row.amountSats)).filter((c) => c.status === 'success' && c.at.getTime() >= since);
+    const taken = await attributedCreditHashes(pool, credits.map((c) => c.paymentHash));
+    for (const c of credits.reverse()) {
+      if (taken.has(c.paymentHash)) continue;
+      if (await attributeCredit(pool, row.id, c.paymentHash)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * A new invoice from the recipient's wallet, verified before it is stored: the bolt11 decodes (checksum,
+   * signature) to LNbits' hash and the payout's amount, and the recipient wallet lists it, unpaid.
+   */
+  async function verifiedNewInvoice(p: Payout, recipientKey: string): Promise<Invoice> {
+    const created = await newInvoice(p);
+    const inv = { ...created, amountSats: p.amountSats };
+    if (checkInvoiceText(p.id, inv, Date.now()).expired) throw new Error(`payment ${p.id}: LNbits created an invoice that expires at once; retrying`);
+    const state = incomingState(p.id, inv, await recipientRows(p, recipientKey, inv.paymentHash));
+    if (state !== 'pending') throw new PayoutDisagreementError(`payment ${p.id}: the recipient wallet lists the new invoice ${inv.paymentHash} as ${state}`, `the recipient wallet lists the new invoice as ${state}, not as an unpaid invoice`);
+    return inv;
+  }
+
+  /**
+   * An expired invoice whose incoming row is still pending: LNbits marks it failed (expired) when that row is
+   * looked up by hash, which also makes it unpayable, so that no other attempt can pay it after we replaced it.
+   * This is the one state-changing look-up we make, on purpose. Returns the row's state afterwards.
+   */
+  async function expireInLnbits(recipientKey: string, inv: Invoice): Promise<string> {
+    const s = await lnbits.getPayment(recipientKey, inv.paymentHash);
+    return s === null ? 'none' : s.paid ? 'success' : s.status;
+  }
+
+  /** The recipient wallet's rows of the hash (its own key); a rejected client key pauses the client, as newInvoice does. */
+  async function recipientRows(p: Payout, recipientKey: string, paymentHash: string) {
+    try {
+      return await lnbits.paymentRows(recipientKey, paymentHash);
+    } catch (err) {
+      if (err instanceof LnbitsAuthError && p.kind === 'client' && p.clientId) {
+        await pauseClientWithRejectedKey(p.clientId, (await getTransaction(pool, p.transactionId)).lamassuId, err);
+      }
+      throw err;
+    }
+  }
+
+  /** The payout's own record of a disagreement: a critical alert naming client, amount and what disagreed. */
+  async function alertDisagreement(paymentId: string, err: PayoutDisagreementError): Promise<void> {
+    const p = await getPayoutRow(pool, paymentId);
+    const tx = await getTransaction(pool, p.transactionId);
+    const who = p.kind === 'commission' ? 'the commission wallet' : `client ${(await getClient(pool, p.clientId!).catch(() => null))?.name ?? '?'} (${p.clientId})`;
+    await raiseAlert(deps, {
+      severity: 'critical',
+      kind: 'payout-disagreement',
+      dedupKey: `payout-disagreement:${paymentId}:${p.paymentHash ?? 'none'}`,
+      message: `Payout of ${p.amountSats} sats to ${who} for cash-out ${tx.lamassuId} held: LNbits and the ledger disagree — ${err.disagreement}. ` +
+        'Nothing was marked paid; see the runbook, "LNbits disagrees with the ledger"',
+      details: { paymentId, clientId: p.clientId, kind: p.kind, amountSats: p.amountSats, lamassuId: tx.lamassuId, paymentHash: p.paymentHash, disagreement: err.disagreement },
+    });
+  }
+
+  /**
+   * A stored invoice, before paying it: its text must be ours, and both wallets say where it stands (two reads,
+   * in parallel). Paid already (both rows) → the completed payout; unpayable and never paid → replaced by a
+   * verified new invoice; anything that does not add up → PayoutDisagreementError.
+   */
+  async function storedInvoiceToPay(p: Payout, recipientKey: string, payer: string): Promise<{ paid: PayoutView } | { invoice: Invoice }> {
+    const paymentId = p.id;
+    const inv = invoiceOf(p);
+    const { expired } = checkInvoiceText(paymentId, inv, Date.now());
+    const [incoming, outgoing] = await Promise.all([recipientRows(p, recipientKey, inv.paymentHash), lnbits.paymentRows(payer, inv.paymentHash)]);
+    let inState: string = incomingState(paymentId, inv, incoming);
+    const outState = outgoingState(paymentId, inv, outgoing);
+    if (inState === 'success' && outState === 'success') return { paid: toView(await completePayment(pool, paymentId)) };
+    if (inState === 'success' || outState === 'success') {
+      throw new PayoutDisagreementError(`payment ${paymentId}: recipient row ${inState}, payer row ${outState}`, `the recipient wallet's row is ${inState} but the payer wallet's row is ${outState} for hash ${inv.paymentHash}`);
+    }
+    if (outState === 'pending') throw new Error(`payment ${paymentId}: LNbits shows the payment of ${inv.paymentHash} in flight; not paying again, retrying`);
+    if (inState === 'none') throw new PayoutDisagreementError(`payment ${paymentId}: invoice not in the recipient wallet`, `the recipient wallet does not list the stored invoice ${inv.paymentHash}`);
+    if (inState === 'pending' && expired) inState = await expireInLnbits(recipientKey, inv);
+    if (inState === 'pending' && expired) throw new Error(`payment ${paymentId}: invoice ${inv.paymentHash} expired but LNbits still lists it pending; retrying`);
+    if (inState === 'pending') return { invoice: inv };
+    if (inState !== 'failed') throw new PayoutDisagreementError(`payment ${paymentId}: recipient row ${inState}`, `the recipient wallet lists the stored invoice as ${inState}`);
+    // Never paid (payer: no success, nothing in flight) and unpayable (LNbits failed it: expired, or lost by a
+    // restart of its funding source): a new invoice, the old hash kept in the payout's history.
+    const next = await verifiedNewInvoice(p, recipientKey);
+    const stored = await replacePaymentInvoice(pool, paymentId, inv.paymentHash, next.paymentHash, next.bolt11);
+    if (stored.paymentHash !== next.paymentHash) throw new Error(`payment ${paymentId}: another attempt replaced invoice ${inv.paymentHash} first; retrying with it`);
+    log.info({ paymentId, replacedPaymentHash: inv.paymentHash, paymentHash: next.paymentHash }, 'failed unpaid invoice replaced');
+    return { invoice: next };
   }
 
   async function transfer(paymentId: string): Promise<PayoutView | { halted: string }> {
-    let p = await getPayoutRow(pool, paymentId);
+    const p = await getPayoutRow(pool, paymentId);
     if (p.status === 'completed') return toView(p);
     if (p.status !== 'pending') throw new LedgerStateError(`payment ${paymentId} is ${p.status}: reserve it again before paying`, 'status');
     // The operator's halt (`satmachine emergency stop`) is checked here, in the same attempt as the transfer:
@@ -163,34 +259,28 @@ export function createPayoutActivities(deps: ActivityDeps, lnbits: LnbitsClient)
     if (halt.halted) return { halted: halt.reason ?? 'payouts halted' };
     const payer = sourceAdminKey(deps);
     await notePaymentAttempt(pool, paymentId);
+    const recipientKey = await recipientInvoiceKey(p);
 
-    let fresh = false;
+    let inv: Invoice;
     if (!p.paymentHash || !p.bolt11) {
-      const inv = await newInvoice(p);
-      // Stored before paying; if another attempt stored one first, that one is the payout's invoice.
-      p = { ...p, ...(await setPaymentInvoice(pool, paymentId, inv.paymentHash, inv.bolt11)) };
-      fresh = p.paymentHash === inv.paymentHash;
+      const fresh = await verifiedNewInvoice(p, recipientKey);
+      // Stored before paying; if another attempt stored one first, that one is the payout's: start over with it.
+      const stored = await setPaymentInvoice(pool, paymentId, fresh.paymentHash, fresh.bolt11);
+      if (stored.paymentHash !== fresh.paymentHash) throw new Error(`payment ${paymentId}: another attempt stored its invoice first; retrying with it`);
+      inv = fresh;
+    } else {
+      const r = await storedInvoiceToPay(p, recipientKey, payer);
+      if ('paid' in r) return r.paid;
+      inv = r.invoice;
     }
-    // An invoice this attempt just created cannot have been paid yet: only a stored one needs the check.
-    const paidAlready = fresh ? null : await lnbits.getPayment(payer, p.paymentHash!);
-    if (paidAlready?.paid) return toView(await completePayment(pool, paymentId));
-    // Never a second invoice for a payout whose invoice could still be paid; an expired, failed one is replaced.
-    if (!fresh && (await invoiceUnpayable({ ...p, paymentHash: p.paymentHash!, bolt11: p.bolt11! }, paidAlready))) {
-      const old = p.paymentHash!;
-      const inv = await newInvoice(p);
-      p = { ...p, ...(await replacePaymentInvoice(pool, paymentId, old, inv.paymentHash, inv.bolt11)) };
-      // Lost the compare-and-set to another attempt: its invoice is the payout's (paying it twice is refused by LNbits).
-      log.info({ paymentId, replacedPaymentHash: old, paymentHash: p.paymentHash }, 'expired unpaid invoice replaced');
-    }
-    const hash = p.paymentHash!;
 
-    const outcome = await lnbits.payInvoice(payer, p.bolt11!);
-    if (outcome.kind === 'paid') return toView(await completePayment(pool, paymentId));
+    const outcome = await lnbits.payInvoice(payer, inv.bolt11);
+    checkPayAnswer(paymentId, inv, outcome);
+    // Whatever LNbits answered, only both wallets' rows prove the payment (two reads, in parallel).
+    const [incoming, outgoing] = await Promise.all([recipientRows(p, recipientKey, inv.paymentHash), lnbits.paymentRows(payer, inv.paymentHash)]);
+    if (proofOf(paymentId, inv, outcome, incoming, outgoing) === 'paid') return toView(await completePayment(pool, paymentId));
     if (outcome.kind === 'failed') throw new PayoutRejectedError(`LNbits refused payment ${paymentId}: ${outcome.detail}`, 'payment');
-    // pending / unknown (timeout, 5xx, "Internal invoice already paid."): the payer's row decides.
-    const status = await lnbits.getPayment(payer, hash);
-    if (status?.paid) return toView(await completePayment(pool, paymentId));
-    throw new Error(`payment ${paymentId}: outcome ${outcome.kind} (${outcome.detail}); not paid yet, retrying`);
+    throw new Error(`payment ${paymentId}: outcome ${outcome.kind} (${'detail' in outcome ? outcome.detail : ''}); not proven paid yet, retrying`);
   }
 
   return {
@@ -205,6 +295,7 @@ export function createPayoutActivities(deps: ActivityDeps, lnbits: LnbitsClient)
           return 'halted' in r ? r : { payout: r };
         } catch (err) {
           await notePaymentError(pool, paymentId, message(err)).catch(() => undefined);
+          if (err instanceof PayoutDisagreementError) await alertDisagreement(paymentId, err).catch((e: unknown) => log.error({ paymentId, err: message(e) }, 'disagreement alert failed'));
           log.warn({ paymentId, err: message(err) }, 'payout attempt failed');
           throw err;
         }
@@ -212,13 +303,16 @@ export function createPayoutActivities(deps: ActivityDeps, lnbits: LnbitsClient)
     },
 
     /**
-     * fundingMode superuser-credit: credit crypto_atoms to the source wallet exactly once per cash-out.
-     * The funding row is written pending before the call and marked done after. The call is claimed
-     * (attempts 0 → 1) in one statement before it is made; a retry that finds it claimed but not done
-     * cannot know whether LNbits credited (crash or timeout around the call), so it marks the row
-     * needs_attention and stops (FundingNeedsAttentionError): the operator checks the source wallet's
-     * payments ("Admin credit" rows) and answers with retryFailedPayouts { funding: 'credited' | 'not-credited' }.
-     * Never a second credit without that answer.
+     * fundingMode superuser-credit: credit crypto_atoms to the source wallet exactly once per cash-out. The
+     * funding row is written pending before the call, the call claimed (attempts 0 → 1, claimed_at) in one
+     * statement, the row marked done after. LNbits 1.6.2's PUT /users/api/v1/balance takes only {id, amount}:
+     * its "Admin credit" row cannot carry the cash-out id, so the credit is matched to its LNbits row here
+     * (funding_credits.lnbits_payment_hash, one row per credit) and looked up that way when the outcome is
+     * unknown (a crash or timeout around the call): a matching unmatched credit of the amount made since the
+     * claim → credited; none, once no request of ours can still land (claim + request timeout + a minute) →
+     * not credited, and credited again; a connection refused (nothing sent) → not credited at once. Only
+     * while LNbits cannot answer does this stay undecided (retried; the operator may still answer with
+     * retryFailedPayouts { funding }).
      */
     async fundSourceWallet(input: { transactionId: string; decision?: 'credited' | 'not-credited' }): Promise<{ status: 'skipped' | 'done'; amountSats: number }> {
       if (config.fundingMode !== 'superuser-credit') return { status: 'skipped', amountSats: 0 };
@@ -236,27 +330,31 @@ export function createPayoutActivities(deps: ActivityDeps, lnbits: LnbitsClient)
           return { status: 'done', amountSats };
         }
         if (input.decision !== 'not-credited') {
-          await setFundingStatus(pool, row.id, 'needs_attention', 'credit call may have happened; operator must decide');
-          throw new FundingNeedsAttentionError(`source wallet credit of ${amountSats} sats for ${tx.lamassuId} is uncertain`, 'funding');
+          // Looked up in LNbits (throws while LNbits cannot answer: retried).
+          if (await matchCredit(row)) {
+            await setFundingStatus(pool, row.id, 'done', 'credit found in LNbits');
+            return { status: 'done', amountSats };
+          }
+          const landBy = (row.claimedAt?.getTime() ?? 0) + config.lnbits.requestTimeoutMs + 60_000;
+          if (Date.now() < landBy) throw new Error(`source wallet credit of ${amountSats} sats for ${tx.lamassuId}: not in LNbits yet; looked up again until ${new Date(landBy).toISOString()}`);
+          log.warn({ transactionId: tx.id, amountSats }, 'no LNbits credit matches the claimed call: not credited, crediting again');
         }
-        await setFundingStatus(pool, row.id, 'pending', 'operator: not credited');
+        await setFundingStatus(pool, row.id, 'pending', input.decision === 'not-credited' ? 'operator: not credited' : 'not credited (looked up in LNbits)');
       }
-      if (!(await claimFundingCall(pool, row.id))) {
-        await setFundingStatus(pool, row.id, 'needs_attention', 'credit call claimed concurrently');
-        throw new FundingNeedsAttentionError(`source wallet credit for ${tx.lamassuId} is uncertain`, 'funding');
-      }
+      if (!(await claimFundingCall(pool, row.id))) throw new Error(`source wallet credit for ${tx.lamassuId}: claimed concurrently; looked up on the next attempt`);
       try {
         await lnbits.creditWallet(token, row.walletId, amountSats);
       } catch (err) {
-        if (err instanceof LnbitsAuthError || err instanceof LnbitsRejectedError) {
-          // LNbits refused before crediting: safe to try again later (attempts back to 0).
+        // LNbits refused before crediting, or the connection was refused (nothing sent): safe to try again (attempts back to 0).
+        if (err instanceof LnbitsAuthError || err instanceof LnbitsRejectedError || (err instanceof LnbitsTransientError && /ECONNREFUSED/.test(err.message))) {
           await setFundingStatus(pool, row.id, 'pending', message(err));
           throw err;
         }
-        await setFundingStatus(pool, row.id, 'needs_attention', message(err));
-        throw new FundingNeedsAttentionError(`source wallet credit outcome unknown: ${message(err)}`, 'funding');
+        // Outcome unknown: the next attempt looks the credit up in LNbits.
+        throw new Error(`source wallet credit outcome unknown (${message(err)}): looked up in LNbits on the next attempt`);
       }
       await setFundingStatus(pool, row.id, 'done');
+      await matchCredit({ ...row, claimedAt: row.claimedAt ?? new Date(Date.now() - 60_000) }).catch(() => false); // best effort: the audit link
       log.info({ transactionId: tx.id, amountSats }, 'source wallet credited');
       return { status: 'done', amountSats };
     },

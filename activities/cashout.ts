@@ -6,7 +6,9 @@
 import { raiseAlert } from '../adapters/alerts';
 import { eligibleBalancesAt } from '../adapters/ledger/balances';
 import {
+  adoptCashOutTransaction,
   cancelFailedPayoutRows,
+  completePayment,
   failOpenPayouts,
   payoutsHalted,
   recordCashOutTransaction,
@@ -23,6 +25,7 @@ import { BalanceWouldGoNegativeError, CashOutConfigError, InsufficientBalanceErr
 import type { LamassuCashOut } from '../domain/lamassu-row';
 import { fiatMinor } from '../domain/money';
 import { createPayoutActivities, sourceAdminKey, toView, type PayoutView } from './cashout-payout';
+import { createPayoutProof } from './payout-release-proof';
 import type { ActivityDeps } from './deps';
 
 export type { PayoutView };
@@ -68,6 +71,7 @@ export function createCashOutActivities(deps: ActivityDeps) {
   const { config, pool, log } = deps;
   const lnbits = deps.lnbits ?? createLnbitsClient({ url: config.lnbits.url, timeoutMs: config.lnbits.requestTimeoutMs });
   const payout = createPayoutActivities(deps, lnbits);
+  const proof = createPayoutProof(deps, lnbits);
 
   /** Balances as of the cash-out's confirmation, allocated over its commission-free sats. */
   async function allocationFor(tx: TransactionRow): Promise<Allocation> {
@@ -173,24 +177,24 @@ export function createCashOutActivities(deps: ActivityDeps) {
     },
 
     /**
-     * Compensation: pending payouts become failed and their client debits are restored. Each open payout
-     * with an invoice is first looked up with the payer's key: paid → completed (never reversed); no payment
-     * row, or a failed one → not paid, debit restored; an in-flight payment or no answer from LNbits →
-     * outcome unknown: failed but the debit is KEPT. Restoring it would let the client's balance buy sats in
-     * another cash-out while this payout may have been paid (paying the same fiat twice); the operator's
-     * retry (no re-debit, finds it paid or pays it) or cancel (asks LNbits, releases only if unpaid) settles it.
+     * Compensation: pending payouts become failed. Each open payout is first proven with LNbits
+     * (activities/payout-release-proof.ts): paid → completed (never reversed); no invoice stored, or its invoice
+     * proven unpayable (expired, failed in LNbits, never paid) → its client debit is restored; anything else
+     * — an invoice that could still be paid (a timed-out attempt's pay request may still land), LNbits not
+     * answering — → failed but the debit is KEPT, so the client's fiat cannot buy sats twice. "No payment
+     * row" is never read as "not paid". The operator's retry (no re-debit) or cancel (which waits for the
+     * proof) settles a kept debit.
      */
     async compensatePayouts(input: { transactionId: string; reason: string }): Promise<PayoutView[]> {
       const paid = new Set<string>();
       const unknown = new Set<string>();
-      const payer = config.lnbits.source.adminKey;
       for (const p of await listPayments(pool, input.transactionId)) {
-        if ((p.status !== 'pending' && p.status !== 'failed') || !p.paymentHash) continue;
-        const s = payer ? await lnbits.getPayment(payer, p.paymentHash).catch(() => undefined) : undefined;
-        if (s === undefined || (s !== null && !s.paid && s.status !== 'failed')) unknown.add(p.id);
-        else if (s?.paid) paid.add(p.id);
+        if (p.status !== 'pending' && p.status !== 'failed') continue;
+        const r = await proof.prove(p);
+        if (r.kind === 'paid') paid.add(p.id);
+        else if (r.kind !== 'unpayable') unknown.add(p.id);
       }
-      if (unknown.size) log.warn({ transactionId: input.transactionId, payouts: [...unknown] }, 'payout outcome unknown: debit kept until the operator retries or cancels');
+      if (unknown.size) log.warn({ transactionId: input.transactionId, payouts: [...unknown] }, 'payout may still be paid: debit kept until LNbits proves otherwise');
       return views(await failOpenPayouts(pool, input.transactionId, input.reason, paid, unknown));
     },
 
@@ -208,24 +212,52 @@ export function createCashOutActivities(deps: ActivityDeps) {
     },
 
     /**
-     * Operator cancel: failed payouts are closed as cancelled (balances stay restored). Each one with an
-     * invoice is checked with LNbits first: a paid one is completed (re-debited) instead. The transaction
-     * becomes completed if any sats were paid out, else failed.
+     * Operator cancel: failed payouts are closed as cancelled (their debit restored, their sats recorded as
+     * the cash-out's cancelled_sats). Each one is proven with LNbits first: a paid one is completed
+     * (re-debited) instead; one whose invoice could still be paid (not expired yet, or LNbits not answering)
+     * makes this activity retry — the cancel waits for the proof rather than release a debit that may still
+     * be spent. The transaction becomes completed if any sats were paid out, else failed.
      */
     async cancelCashOutPayouts(input: { transactionId: string; reason: string }): Promise<{ status: 'completed' | 'failed'; payouts: PayoutView[] }> {
       const paid = new Set<string>();
-      const payer = config.lnbits.source.adminKey;
       for (const p of await listPayments(pool, input.transactionId)) {
-        if (p.status !== 'failed' || !p.paymentHash) continue;
-        if (!payer) throw new CashOutConfigError('lnbits.source.adminKey is needed to verify a payout before cancelling it', 'lnbits.source.adminKey');
-        // Must be known: an unreachable LNbits makes this activity retry rather than cancel blindly.
-        if ((await lnbits.getPayment(payer, p.paymentHash))?.paid) paid.add(p.id);
+        if (p.status !== 'failed') continue;
+        const r = await proof.prove(p);
+        if (r.kind === 'paid') paid.add(p.id);
+        else if (r.kind !== 'unpayable') throw new Error(`payout ${p.id} may still be paid (${r.detail}): the cancel waits for LNbits' proof`);
       }
       const rows = await cancelFailedPayoutRows(pool, input.transactionId, input.reason, paid);
       const anyPaid = rows.some((p) => p.status === 'completed' && p.amountSats > 0);
       const status = anyPaid ? 'completed' : 'failed';
       await setTransactionStatus(pool, input.transactionId, status, anyPaid ? null : input.reason);
       return { status, payouts: views(rows) };
+    },
+
+    /**
+     * Recovery (`satmachine tx resume`, the sweep): this run takes the cash-out over from `previousRunId`,
+     * which is gone. Not adopted (another run holds it, or it is settled) → outcome duplicate: nothing moves.
+     */
+    async adoptCashOut(input: { transactionId: string; previousRunId: string | null; workflowId: string; runId: string }): Promise<RecordResult> {
+      const r = await adoptCashOutTransaction(pool, input.transactionId, input.previousRunId, { workflowId: input.workflowId, runId: input.runId });
+      if (r.adopted) {
+        log.warn({ transactionId: input.transactionId, previousRunId: input.previousRunId, runId: input.runId }, 'cash-out adopted by a recovery run');
+        return { outcome: 'recorded', transactionId: r.transaction.id, ownerWorkflowId: input.workflowId, ownerStatus: r.transaction.status };
+      }
+      return { outcome: 'duplicate', transactionId: r.transaction.id, ownerWorkflowId: r.transaction.workflowId, ownerStatus: r.transaction.status };
+    },
+
+    /**
+     * Recovery, before anything is paid again: each pending payout's invoice is looked up in LNbits; one the
+     * payer paid is completed (the run that paid it never got to record it).
+     */
+    async verifyCashOutPayouts(input: { transactionId: string }): Promise<PayoutView[]> {
+      const payer = sourceAdminKey(deps);
+      for (const p of await listPayments(pool, input.transactionId)) {
+        if (p.status !== 'pending' || !p.paymentHash) continue;
+        // Must be known: an unreachable LNbits makes this activity retry.
+        if ((await lnbits.getPayment(payer, p.paymentHash))?.paid) await completePayment(pool, p.id);
+      }
+      return views(await listPayments(pool, input.transactionId));
     },
 
     /** Every payout completed → transaction completed. */

@@ -13,6 +13,7 @@ import { LnbitsAuthError } from '../adapters/lnbits/errors';
 import { getPollerStatus, pausePoller } from '../client/poller';
 import { POLLER_WORKFLOW_ID } from '../domain/constants';
 import type { ActivityDeps } from './deps';
+import { temporalConnectOptions } from '../config/temporal-connection';
 
 export interface HealthProblem {
   kind: string;
@@ -51,7 +52,7 @@ export function createHealth(deps: ActivityDeps, opts: HealthOptions = {}) {
   let temporal: Promise<Client> | undefined = opts.temporalClient ? Promise.resolve(opts.temporalClient) : undefined;
   let ownConnection: Connection | undefined;
   const temporalClient = () =>
-    (temporal ??= Connection.connect({ address: config.temporal.address, tls: config.temporal.tls || undefined, apiKey: config.temporal.apiKey })
+    (temporal ??= Connection.connect(temporalConnectOptions(config.temporal))
       .then((connection) => ((ownConnection = connection), new Client({ connection, namespace: config.temporal.namespace })))
       .catch((err: unknown) => {
         temporal = undefined;

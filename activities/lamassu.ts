@@ -12,8 +12,11 @@ import { effectivePayFrom } from '../adapters/ledger/cutover';
 import { knownLamassuIds, markRejectionAlerted, recordRejections, type Rejection } from '../adapters/ledger/lamassu-ingestion';
 import { validateLamassuRow, type LamassuCashOut } from '../domain/lamassu-row';
 import { startCashOut } from '../client/cashout';
+import { runStatus } from '../client/recovery';
+import { cashOutWorkflowId } from '../domain/constants';
 import type { ActivityDeps } from './deps';
 import { checkSystemReady, type ReadinessResult } from './poller-readiness';
+import { temporalConnectOptions } from '../config/temporal-connection';
 
 /** At most this many new rows per fetch result (~0.5 KB each): keeps the poller's history small. */
 export const MAX_NEW_ROWS_PER_POLL = 200;
@@ -59,12 +62,20 @@ export function createLamassuIngestion(deps: ActivityDeps, opts: LamassuIngestio
 
   const lamassuConnection = () => (lamassu ??= createLamassuConnection(config.lamassu, log));
   const temporalClient = () =>
-    (temporal ??= Connection.connect({ address: config.temporal.address, tls: config.temporal.tls || undefined, apiKey: config.temporal.apiKey })
+    (temporal ??= Connection.connect(temporalConnectOptions(config.temporal))
       .then((connection) => ((ownConnection = connection), new Client({ connection, namespace: config.temporal.namespace })))
       .catch((err: unknown) => {
         temporal = undefined; // try again on the next call
         throw err;
       }));
+
+  /** No ledger row for the Lamassu id, and the latest run of its workflow id is closed. */
+  async function restartable(client: Client, lamassuId: string): Promise<boolean> {
+    const { rows } = await pool.query(`SELECT 1 FROM satoshimachine.lamassu_transactions WHERE lower(lamassu_id) = lower($1)`, [lamassuId]);
+    if (rows.length > 0) return false;
+    const status = await runStatus(client, cashOutWorkflowId(lamassuId));
+    return status !== 'RUNNING' && status !== 'NOT_FOUND';
+  }
 
   async function alertRejected(rejections: Rejection[], unalerted: string[]): Promise<void> {
     for (const id of unalerted) {
@@ -134,7 +145,13 @@ export function createLamassuIngestion(deps: ActivityDeps, opts: LamassuIngestio
       const out: StartCashOutsResult = { started: [], skipped: [], failed: [] };
       for (const row of input.rows) {
         try {
-          const outcome = await startCashOut(client, config, row);
+          let outcome = await startCashOut(client, config, row);
+          // Started before but never recorded in the ledger, its run closed (terminated before its first task):
+          // nothing of it can move money (recording is its first step), so it is started again (issue 19).
+          if (outcome === 'already-started' && (await restartable(client, row.id))) {
+            outcome = await startCashOut(client, config, row, { restartClosed: true });
+            if (outcome === 'started') log.warn({ lamassuId: row.id }, 'cash-out restarted: its earlier run closed before recording it');
+          }
           (outcome === 'started' ? out.started : out.skipped).push(row.id);
         } catch (err) {
           out.failed.push({ id: row.id, error: err instanceof Error ? err.message : String(err) });

@@ -8,7 +8,7 @@ import { heartbeat } from '@temporalio/activity';
 import { raiseAlert, severityFor, type AlertSeverity } from '../adapters/alerts';
 import { createLnbitsClient } from '../adapters/lnbits/client';
 import { LnbitsAuthError } from '../adapters/lnbits/errors';
-import { beginReport, completedPayoutsPage, finishReport, reconcileLedger, type PayoutToVerify } from '../adapters/ledger/reconciliation';
+import { beginReport, completedPayoutsPage, finishReport, reconcileLedger, unpaidInvoicesPage, type PayoutToVerify } from '../adapters/ledger/reconciliation';
 import type { ActivityDeps } from './deps';
 
 export interface Finding {
@@ -137,6 +137,32 @@ export function createReconcileActivities(deps: ActivityDeps) {
           afterId = page[page.length - 1]!.id;
           heartbeat({ afterId, checked });
           if (keyRejected) break;
+        }
+        // Payouts that are not completed, and replaced invoices: any LNbits payment of them is a finding (issue 19).
+        let afterKey: string | null = null;
+        while (!keyRejected) {
+          const page: Awaited<ReturnType<typeof unpaidInvoicesPage>> = await unpaidInvoicesPage(pool, { afterKey, limit: PAGE });
+          if (page.length === 0) break;
+          await forEachLimited(page, input.concurrency ?? 8, async (p) => {
+            if (keyRejected) return;
+            try {
+              const s = await lnbits.getPayment(sourceKey, p.paymentHash!);
+              checked++;
+              if (s && (s.paid || s.status === 'pending')) {
+                add({
+                  kind: 'payout-paid-not-completed',
+                  subject: p.id,
+                  message: `payout ${p.id} (${p.kind}, ${p.amountSats} sats) is ${p.status} in the ledger, but LNbits has a ${s.paid ? 'paid' : 'pending'} payment of its invoice ${p.paymentHash}`,
+                  details: { ...p, lnbitsStatus: s.status, amountMsat: s.amountMsat.toString() },
+                });
+              }
+            } catch (err) {
+              if (err instanceof LnbitsAuthError) keyRejected = true;
+              else unreachable++;
+            }
+          });
+          afterKey = page[page.length - 1]!.key;
+          heartbeat({ afterKey, checked });
         }
         if (keyRejected) add({ kind: 'reconciliation-incomplete', subject: 'lnbits.source', message: 'LNbits rejected the source wallet key: payouts not verified', details: { checked } });
         if (unreachable) add({ kind: 'reconciliation-incomplete', subject: 'lnbits', message: `${unreachable} payout(s) could not be verified: LNbits did not answer`, details: { unreachable } });

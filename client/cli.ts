@@ -3,46 +3,54 @@
  * and registers itself here. Errors print one line naming the problem and exit with a meaningful code
  * (client/output.ts: 0 ok, 1 findings, 2 bad input/config, 3 unreachable, 4 not found).
  */
-import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../config/load';
+import { Command, CommanderError, Help } from 'commander';
 import { CliError, EXIT, runWithIo, type CliIo, type Writer } from './output';
-import { registerCommission } from './commands/commission';
-import { registerSetup } from './commands/setup';
-import { registerStatus } from './commands/status';
-import { registerEmergency } from './commands/emergency';
-import { registerPoller } from './commands/poller';
-import { registerClients } from './commands/clients';
-import { registerDeposits } from './commands/deposits';
-import { registerTx } from './commands/tx';
-import { registerPayouts } from './commands/payouts';
-import { registerAdjust } from './commands/adjust';
-import { registerChecks } from './commands/checks';
-import { registerConnection } from './commands/connection';
-import { registerConfig } from './commands/config';
-import { registerExport } from './commands/export';
-import { registerImport } from './commands/import';
+import { COMMAND_MODULES, loadManifest, registerModule, type ManifestEntry } from './command-modules';
 
-export function buildProgram(): Command {
-  const program = new Command('satmachine')
+const newProgram = () =>
+  new Command('satmachine')
     .description('Satoshi Machine operator CLI (Lamassu cash-outs → LNbits DCA payouts on Temporal)')
     .showHelpAfterError()
     .exitOverride();
-  registerCommission(program);
-  registerSetup(program);
-  registerStatus(program);
-  registerEmergency(program);
-  registerPoller(program);
-  registerClients(program);
-  registerDeposits(program);
-  registerTx(program);
-  registerPayouts(program);
-  registerAdjust(program);
-  registerChecks(program);
-  registerConnection(program);
-  registerConfig(program);
-  registerExport(program);
-  registerImport(program);
+
+/** The whole CLI: every command module loaded. */
+export function buildProgram(): Command {
+  const program = newProgram();
+  for (const m of COMMAND_MODULES) registerModule(program, m.module);
   return program;
+}
+
+/**
+ * The program for these arguments, loading as little as possible (start-up time): with a build's manifest,
+ * only the named command's module, or for the top-level help none (stand-ins drawn from the manifest).
+ */
+export function programFor(argv: string[], manifest = loadManifest()): Command {
+  if (!manifest) return buildProgram();
+  const first = argv.find((a) => !a.startsWith('-'));
+  const entry = manifest.find((e) => e.name === first || e.aliases.includes(first ?? ''));
+  const program = newProgram();
+  if (entry) {
+    registerModule(program, entry.module);
+    return program;
+  }
+  if (first !== undefined) return buildProgram(); // `help <cmd>`, unknown commands: the full program answers
+  const terms = new Map<string, string>();
+  for (const e of manifest) {
+    program.command(e.name).aliases(e.aliases).description(e.description);
+    terms.set(e.name, e.term);
+  }
+  program.configureHelp({ subcommandTerm: (cmd) => terms.get(cmd.name()) ?? new Help().subcommandTerm(cmd) });
+  return program;
+}
+
+/** The top-level commands of the full program, as `npm run build` stores them. */
+export function commandManifest(): ManifestEntry[] {
+  return COMMAND_MODULES.flatMap((m) => {
+    const program = newProgram();
+    registerModule(program, m.module);
+    const help = program.createHelp();
+    return program.commands.map((c) => ({ module: m.module, name: c.name(), aliases: c.aliases(), term: help.subcommandTerm(c), description: c.description() }));
+  });
 }
 
 export interface MainOptions {
@@ -60,7 +68,7 @@ export async function main(argv: string[], opts: MainOptions = {}): Promise<numb
   const io: CliIo = { stdout: opts.stdout ?? process.stdout, stderr: opts.stderr ?? process.stderr, env: opts.env ?? process.env, exitCode: EXIT.ok };
   return runWithIo(io, async () => {
     try {
-      const program = buildProgram();
+      const program = programFor(argv);
       program.configureOutput({ writeOut: (t) => io.stdout.write(t), writeErr: (t) => io.stderr.write(t) });
       for (const sub of program.commands) applyOutput(sub, io);
       await program.parseAsync(argv, { from: 'user' });
@@ -71,7 +79,8 @@ export async function main(argv: string[], opts: MainOptions = {}): Promise<numb
         io.stderr.write(`satmachine: ${err.message}\n`);
         return err.exitCode;
       }
-      if (err instanceof ConfigError) {
+      // By name: importing ConfigError would load the config loader (zod, yaml) for every `--help`.
+      if (err instanceof Error && err.name === 'ConfigError') {
         io.stderr.write(`satmachine: ${err.message}\n`);
         return EXIT.usage;
       }

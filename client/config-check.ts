@@ -5,8 +5,10 @@
  * prints the report (`satmachine config check`). No key or password ever appears in a detail.
  */
 import pg from 'pg';
-import type { Config } from '../config/schema';
+import { type Config, isLoopbackHost } from '../config/schema';
 import { createLnbitsClient } from '../adapters/lnbits/client';
+import { publicLnbitsUrl } from '../adapters/lnbits/url';
+import { verifyEncryptionKey } from '../adapters/ledger/key-custody';
 import { describeDatabaseUrl } from '../adapters/lamassu/connection';
 import { testLamassuConnection } from '../adapters/lamassu/connection-test';
 import { checkAdminKey, checkInvoiceKey, type KeyCheck, type KeyCheckStatus } from './lnbits-keys';
@@ -90,12 +92,45 @@ async function hostKeyCheck(config: Config): Promise<ConfigCheck> {
   }
 }
 
+/**
+ * The encryption key must open every stored client key: a wrong key is refused here (and so at worker start),
+ * not found by each payout after minutes of retries.
+ */
+async function encryptionCheck(config: Config): Promise<ConfigCheck> {
+  const name = 'encryptionKey';
+  if (!config.encryptionKey) return { name, status: 'fail', detail: 'not set (SATMACHINE_ENCRYPTION_KEY): client invoice keys cannot be read' };
+  if (!config.databaseUrl) return { name, status: 'unreachable', detail: 'set, but not verified: no ledger configured (DATABASE_URL)' };
+  const client = new pg.Client({ connectionString: config.databaseUrl, connectionTimeoutMillis: 10_000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    const { rows } = await client.query(`SELECT to_regclass('satoshimachine.clients') IS NOT NULL AS migrated`);
+    if (!rows[0].migrated) return { name, status: 'ok', detail: 'set (no client keys stored yet)' };
+    const v = await verifyEncryptionKey(client, config.encryptionKey);
+    if (v.unreadable.length) {
+      return { name, status: 'fail', detail: `SATMACHINE_ENCRYPTION_KEY does not decrypt ${v.unreadable.length} of the ${v.stored} stored client keys: wrong key (use the one they were stored with; see the runbook, "Encryption key custody")` };
+    }
+    return { name, status: 'ok', detail: v.stored ? `decrypts all ${v.stored} stored client keys` : 'set (no client keys stored yet)' };
+  } catch (err) {
+    return { name, status: 'unreachable', detail: `set, but not verified: ${describeDatabaseUrl(config.databaseUrl)}: ${message(err)}` };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Where LNbits is, as it may be shown (never credentials), and whether the keys travel encrypted. */
+function transportCheck(config: Config): ConfigCheck {
+  const u = new URL(config.lnbits.url);
+  const where = publicLnbitsUrl(config.lnbits.url);
+  if (u.protocol === 'https:') return { name: 'lnbits.url', status: 'ok', detail: `${where} (https)` };
+  return !isLoopbackHost(u.hostname)
+    ? { name: 'lnbits.url', status: 'ok', detail: `${where}: PLAIN HTTP to another host, allowed by lnbits.allowInsecureHttp: the admin key crosses the network in clear text` }
+    : { name: 'lnbits.url', status: 'ok', detail: `${where} (http on this machine)` };
+}
+
 export async function checkConfig(config: Config): Promise<ConfigCheckReport> {
-  const encryption: ConfigCheck = config.encryptionKey
-    ? { name: 'encryptionKey', status: 'ok', detail: 'set (client invoice keys are encrypted with it)' }
-    : { name: 'encryptionKey', status: 'fail', detail: 'not set (SATMACHINE_ENCRYPTION_KEY): client invoice keys cannot be read' };
-  const [ledger, lnbits, hostKey] = await Promise.all([ledgerCheck(config), lnbitsChecks(config), hostKeyCheck(config)]);
-  const checks = [ledger, encryption, ...lnbits, hostKey];
+  const [ledger, encryption, lnbits, hostKey] = await Promise.all([ledgerCheck(config), encryptionCheck(config), lnbitsChecks(config), hostKeyCheck(config)]);
+  const checks = [ledger, encryption, transportCheck(config), ...lnbits, hostKey];
   return { ok: checks.every((c) => c.status !== 'fail'), complete: checks.every((c) => c.status !== 'unreachable'), checks };
 }
 

@@ -16,6 +16,7 @@ import { LnbitsAuthError, LnbitsRejectedError, LnbitsResponseError, LnbitsTransi
 import { createLnbitsClient, type LnbitsClient } from '../adapters/lnbits/client';
 import { redactPaths, type Logger } from '../log/logger';
 import { CliError, EXIT, cliEnv } from './output';
+import { diagnoseTemporalTls, temporalConnectOptions } from '../config/temporal-connection';
 
 export interface Context {
   readonly config: Config;
@@ -64,17 +65,13 @@ export function createContext(config: Config): Context {
       return pool;
     },
     async temporal() {
-      connection ??= Connection.connect({
-        address: config.temporal.address,
-        tls: config.temporal.tls || undefined,
-        apiKey: config.temporal.apiKey,
-        connectTimeout: TEMPORAL_CONNECT_TIMEOUT,
-      });
+      connection ??= Connection.connect({ ...temporalConnectOptions(config.temporal), connectTimeout: TEMPORAL_CONNECT_TIMEOUT });
       try {
         return new Client({ connection: await connection, namespace: config.temporal.namespace });
       } catch (err) {
         connection = undefined;
-        throw new CliError(`Temporal unreachable at ${config.temporal.address}: ${(err as Error).message}`, EXIT.unavailable);
+        const tls = await diagnoseTemporalTls(config.temporal).catch(() => undefined);
+        throw new CliError(`Temporal unreachable at ${config.temporal.address}: ${tls ?? (err as Error).message}`, EXIT.unavailable);
       }
     },
     lnbits() {

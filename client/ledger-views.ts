@@ -35,12 +35,14 @@ export interface PayoutView extends PaymentRow {
   clientName: string | null;
   lamassuId: string;
   ageSeconds: number;
+  /** A pending payout whose transfer keeps failing on an outage: since when (ISO), else null. */
+  waitingSince: string | null;
 }
 
 /** Payouts by status and age (the runbook's "stuck/failed payments" query). Oldest first. */
 export async function listPayouts(db: Queryable, opts: { statuses: string[]; olderThanSeconds?: number; transactionId?: string; limit: number }): Promise<PayoutView[]> {
   const { rows } = await db.query(
-    `SELECT ${PAY_COLUMNS}, c.name AS client_name, t.lamassu_id, EXTRACT(EPOCH FROM now() - p.created_at)::bigint AS age_seconds
+    `SELECT ${PAY_COLUMNS}, c.name AS client_name, t.lamassu_id, EXTRACT(EPOCH FROM now() - p.created_at)::bigint AS age_seconds, p.waiting_since
        FROM satoshimachine.payments p
        JOIN satoshimachine.lamassu_transactions t ON t.id = p.transaction_id
        LEFT JOIN satoshimachine.clients c ON c.id = p.client_id
@@ -50,7 +52,7 @@ export async function listPayouts(db: Queryable, opts: { statuses: string[]; old
       ORDER BY p.created_at, p.id LIMIT $4`,
     [opts.statuses, opts.olderThanSeconds ?? null, opts.transactionId ?? null, opts.limit],
   );
-  return rows.map((r) => ({ ...mapPayment(r), clientName: (r.client_name as string | null) ?? null, lamassuId: String(r.lamassu_id), ageSeconds: Number(r.age_seconds) }));
+  return rows.map((r) => ({ ...mapPayment(r), clientName: (r.client_name as string | null) ?? null, lamassuId: String(r.lamassu_id), ageSeconds: Number(r.age_seconds), waitingSince: nullableIsoCol(r.waiting_since) }));
 }
 
 export interface CountRow {

@@ -42,7 +42,8 @@ export async function checkInvoiceKey(lnbits: LnbitsClient, key: string, walletI
     if (w.id !== null) return { status: 'fail', detail: `this is an ADMIN key (of wallet ${w.id}); give the wallet's invoice key — an admin key can spend` };
     if (walletId === undefined) return { status: 'ok', detail: `invoice key of wallet "${w.name}" (no wallet id configured to compare)`, walletName: w.name, balanceMsat: w.balanceMsat };
     const invoice = await lnbits.createInvoice(key, { amountSats: 1, memo: 'satmachine key check (never paid)', extra: { satmachine: 'key-check' } });
-    const payment = await lnbits.getPayment(key, invoice.paymentHash);
+    // Read through the payments list: it never changes the row (a by-hash look-up may re-check it).
+    const payment = (await lnbits.paymentRows(key, invoice.paymentHash))[0];
     if (!payment) return { status: 'fail', detail: 'LNbits did not find the key-check invoice it just created' };
     if (payment.walletId !== walletId) return { status: 'fail', detail: `invoice key of wallet ${payment.walletId}, not of wallet ${walletId}` };
     return { status: 'ok', detail: `invoice key of wallet ${walletId} ("${w.name}")`, walletName: w.name, balanceMsat: w.balanceMsat };

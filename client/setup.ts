@@ -10,6 +10,7 @@ import { SCHEDULE_IDS } from '../domain/constants';
 import { ALL_SEARCH_ATTRIBUTES, SatmachineKind } from '../domain/search-attributes';
 import type { Logger } from '../log/logger';
 import { ensurePollerStarted } from './poller';
+import { temporalConnectOptions } from '../config/temporal-connection';
 
 export interface SetupOptions {
   /** Reuse a client (tests, the CLI context); otherwise a connection to config.temporal is opened and closed. */
@@ -137,7 +138,7 @@ export async function runSetup(config: Config, log: Logger, opts: SetupOptions =
   const client =
     opts.client ??
     new Client({
-      connection: (ownConnection = await Connection.connect({ address: config.temporal.address, tls: config.temporal.tls || undefined, apiKey: config.temporal.apiKey })),
+      connection: (ownConnection = await Connection.connect(temporalConnectOptions(config.temporal))),
       namespace: config.temporal.namespace,
     });
   try {

@@ -12,9 +12,21 @@ export const temporalSchema = z.object({
   address: z.string().min(1).default('127.0.0.1:7233'),
   namespace: z.string().min(1).default('default'),
   taskQueue: z.string().min(1).default('satmachine'),
-  /** Temporal Cloud / TLS deployments. */
+  /** Temporal Cloud / TLS deployments (implied by any of the TLS settings below). */
   tls: z.boolean().default(false),
   apiKey: z.string().min(1).optional(),
+  /**
+   * mTLS to a self-hosted cluster: the client certificate and its key, the CA that signed the server's
+   * certificate (default: the system's CAs) and the name the server's certificate is checked against.
+   * Each as PEM text (TEMPORAL_TLS_CERT …, or TEMPORAL_TLS_CERT_FILE …) or as a path in the config file (…File).
+   */
+  tlsCert: z.string().min(1).optional(),
+  tlsKey: z.string().min(1).optional(),
+  tlsCa: z.string().min(1).optional(),
+  tlsCertFile: z.string().min(1).optional(),
+  tlsKeyFile: z.string().min(1).optional(),
+  tlsCaFile: z.string().min(1).optional(),
+  tlsServerName: z.string().min(1).optional(),
 });
 
 export const lnbitsWalletSchema = z.object({
@@ -23,8 +35,19 @@ export const lnbitsWalletSchema = z.object({
   invoiceKey: z.string().min(1).optional(),
 });
 
+/** 127.0.0.0/8, ::1 and localhost: plain http there never leaves the machine. */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
 export const lnbitsSchema = z.object({
-  url: z.url().default('http://127.0.0.1:5000'),
+  url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).default('http://127.0.0.1:5000'),
+  /**
+   * LNBITS_ALLOW_INSECURE_HTTP: accept a plain http:// URL to a host other than this machine. The admin key
+   * then crosses the network in clear text: only for a private link the operator trusts (WireGuard, …).
+   */
+  allowInsecureHttp: z.boolean().default(false),
   /** The wallet that receives the ATM's sats and pays the clients. */
   source: lnbitsWalletSchema.default({}),
   /** The operator's commission wallet. */
@@ -33,10 +56,17 @@ export const lnbitsSchema = z.object({
   superuserToken: z.string().min(1).optional(),
   requestTimeoutMs: positiveInt.default(10_000),
   /**
-   * Expiry of the payout invoices we create (LNbits' own default is 1 h). Long, because a payout may wait
-   * days in needs_attention; an expired one is replaced only once LNbits reports it failed (unpayable).
+   * Expiry of the payout invoices we create (LNbits' own default is 1 h). Short (10 min): a debit is given
+   * back only once LNbits proves the payout's invoice unpayable, which needs it expired (activities/payout-proof.ts);
+   * a pending payout's expired, failed invoice is replaced by a fresh one on its next attempt.
    */
-  invoiceExpirySeconds: positiveInt.default(7 * 24 * 3600),
+  invoiceExpirySeconds: positiveInt.default(600),
+}).superRefine((l, ctx) => {
+  // The message names the rule, never the URL (it may hold credentials).
+  const u = new URL(l.url);
+  if (u.protocol === 'http:' && !isLoopbackHost(u.hostname) && !l.allowInsecureHttp) {
+    ctx.addIssue({ code: 'custom', path: ['url'], message: 'plain http:// to a non-loopback host would send the LNbits keys in clear text: use https://, or set lnbits.allowInsecureHttp (LNBITS_ALLOW_INSECURE_HTTP=true) for a trusted private link' });
+  }
 });
 
 export const sshSchema = z.object({
@@ -96,6 +126,18 @@ export const alertsSchema = z.object({
   severities: z.record(z.string(), z.enum(['info', 'medium', 'high', 'critical'])).default({}),
 });
 
+/** Fault recovery of the cash-out payouts (issue 19). */
+export const payoutsSchema = z.object({
+  /** A transfer keeps trying through an outage of LNbits or the ledger this long (minutes) before the payout stage fails. */
+  outageRetryMinutes: positiveInt.default(360),
+  /** Longest pause between two rounds of a transfer's attempts during an outage (seconds). */
+  outageBackoffMaxSeconds: positiveInt.default(60),
+  /** The stuck-payout sweep starts a recovery run for a cash-out whose workflow is gone (else it only alerts). */
+  autoResume: z.boolean().default(true),
+  /** A cash-out's workflow counts as gone only after its ledger row has not changed for this long (minutes). */
+  orphanAfterMinutes: positiveInt.default(5),
+});
+
 export const configSchema = z.object({
   temporal: temporalSchema.default(temporalSchema.parse({})),
   /** The ledger (our own PostgreSQL). When absent the sandbox/test harness starts one. */
@@ -105,6 +147,7 @@ export const configSchema = z.object({
   commissionModel: z.enum(['runbook', 'lamassu-ticker']).default('runbook'),
   fundingMode: z.enum(['prefunded', 'superuser-credit']).default('prefunded'),
   payoutConcurrency: positiveInt.default(4),
+  payouts: payoutsSchema.default(payoutsSchema.parse({})),
   /** Used to encrypt client invoice keys at rest (32+ chars). */
   encryptionKey: z.string().min(32).optional(),
   alerts: alertsSchema.default(alertsSchema.parse({})),
@@ -112,6 +155,12 @@ export const configSchema = z.object({
   reconcileSince: z.iso.datetime({ offset: true }).optional(),
   log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
   metricsPort: port.optional(),
+  /** The worker's operations endpoint (/healthz, /readyz, /metrics), `host:port`; off when absent. */
+  httpAddress: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port').optional(),
+  /** /readyz is not ready when the poller's last successful poll is older than this (default: 3 poll intervals + 2 min). */
+  readyMaxPollAgeSeconds: positiveInt.optional(),
+  /** On SIGTERM/SIGINT running activities get this long to finish before they are cancelled. */
+  shutdownGraceSeconds: positiveInt.default(60),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -31,11 +31,17 @@ export function devServerArgs(dev: TemporalDevConfig): string[] {
   ];
 }
 
-/** Path of the Temporal CLI chosen by scripts/bootstrap.sh. */
+/** The tools folder of scripts/bootstrap.sh: $SATMACHINE_TOOLS_DIR, else the clone's .tools/. */
+export function toolsDir(): string {
+  return process.env.SATMACHINE_TOOLS_DIR || path.join(repoRoot, '.tools');
+}
+
+/** Paths of the tools chosen by scripts/bootstrap.sh (its env.json). */
 export function toolPaths(): { temporalCli: string; lnbits: string; sshd: string } {
+  const file = path.join(toolsDir(), 'env.json');
   try {
-    return JSON.parse(readFileSync(path.join(repoRoot, '.tools', 'env.json'), 'utf8')) as { temporalCli: string; lnbits: string; sshd: string };
+    return JSON.parse(readFileSync(file, 'utf8')) as { temporalCli: string; lnbits: string; sshd: string };
   } catch {
-    throw new ConfigError('.tools/env.json is missing: run `npm run bootstrap` (scripts/bootstrap.sh) first');
+    throw new ConfigError(`${file} is missing: run \`npm run bootstrap\` (scripts/bootstrap.sh) first`);
   }
 }

@@ -114,6 +114,19 @@ export class PayoutRejectedError extends BusinessError {
   override name = 'PayoutRejectedError';
 }
 
+/**
+ * LNbits and the ledger disagree about a payout: the invoice to pay is not the one we created (amount, hash,
+ * signature, wallet), or LNbits' answers do not prove the stored hash paid for exactly the amount by the
+ * payer to the recipient. Nothing is marked completed; the operator decides (runbook: "LNbits disagrees
+ * with the ledger"). `disagreement` says what disagreed, for the alert.
+ */
+export class PayoutDisagreementError extends BusinessError {
+  override name = 'PayoutDisagreementError';
+  constructor(message: string, readonly disagreement: string) {
+    super(message, 'payment');
+  }
+}
+
 /** The superuser credit of a cash-out may or may not have happened (a crash or timeout around the call):
  *  it is never repeated automatically; the operator decides (retryFailedPayouts with `funding`). */
 export class FundingNeedsAttentionError extends BusinessError {
@@ -142,6 +155,7 @@ export const BUSINESS_ERROR_TYPES = [
   'LedgerStateError',
   'LedgerNotFoundError',
   'PayoutRejectedError',
+  'PayoutDisagreementError',
   'FundingNeedsAttentionError',
   'CashOutConfigError',
   // adapters/lnbits/errors.ts: LNbits refused the request itself (400/422, an invoice error): it fails again.

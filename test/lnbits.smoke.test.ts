@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { createLnbitsClient } from '../adapters/lnbits/client';
-import { LnbitsAuthError, LnbitsInsufficientBalanceError } from '../adapters/lnbits/errors';
+import { decodeBolt11 } from '../adapters/lnbits/bolt11';
+import { LnbitsAuthError, LnbitsInsufficientBalanceError, LnbitsResponseError } from '../adapters/lnbits/errors';
 import { getStack } from './support/stack';
 import { balanceSats, createWallet } from './support/lnbits';
 import { freePort } from './support/ports';
@@ -18,7 +19,7 @@ test('an internal payment moves both balances by exactly the amount (no fee)', a
 
   const inv = await lnbits.createInvoice(payee.invoiceKey, { amountSats: 1_234, memo: 'smoke', extra: { tag: 'satmachine' } });
   const out = await lnbits.payInvoice(payer.adminKey, inv.bolt11);
-  assert.deepEqual(out, { kind: 'paid', paymentHash: inv.paymentHash, feeMsat: 0n });
+  assert.deepEqual(out, { kind: 'paid', paymentHash: inv.paymentHash, feeMsat: 0n, amountMsat: -1_234_000n });
 
   assert.equal(await balanceSats(url, payer.adminKey), 10_000 - 1_234);
   assert.equal(await balanceSats(url, payee.invoiceKey), 1_234);
@@ -110,4 +111,40 @@ test('a timed-out payment is "unknown" with the timeout as detail', async () => 
     sockets.forEach((s) => s.destroy());
     await new Promise((r) => silent.close(r));
   }
+});
+
+test('paymentRows reads each wallet\'s row of a hash without changing it (an expired pending invoice stays pending)', async () => {
+  const payer = await createWallet(url, superuserToken, { name: 'rows-payer', fundSats: 5_000 });
+  const payee = await createWallet(url, superuserToken, { name: 'rows-payee' });
+  const inv = await lnbits.createInvoice(payee.invoiceKey, { amountSats: 7, memo: 'rows', expirySeconds: 1 });
+  await new Promise((r) => setTimeout(r, 2_500));
+  // Listing an expired pending invoice leaves it pending (GET /api/v1/payments/{hash} would mark it failed).
+  for (let i = 0; i < 2; i++) {
+    const [row] = await lnbits.paymentRows(payee.invoiceKey, inv.paymentHash);
+    assert.deepEqual([row!.status, row!.amountMsat, row!.bolt11, row!.checkingId], ['pending', 7_000n, inv.bolt11, inv.paymentHash]);
+  }
+  assert.deepEqual(await lnbits.paymentRows(payer.adminKey, inv.paymentHash), [], 'another wallet sees no row of it');
+  assert.equal((await lnbits.getPayment(payee.invoiceKey, inv.paymentHash))!.status, 'failed', 'the by-hash look-up is the one that fails it');
+  assert.equal((await lnbits.paymentRows(payee.invoiceKey, inv.paymentHash))[0]!.status, 'failed', 'failed rows are listed too');
+
+  const paid = await lnbits.createInvoice(payee.invoiceKey, { amountSats: 9, memo: 'rows paid' });
+  assert.equal((await lnbits.payInvoice(payer.adminKey, paid.bolt11)).kind, 'paid');
+  const [outRow] = await lnbits.paymentRows(payer.adminKey, paid.paymentHash);
+  const [inRow] = await lnbits.paymentRows(payee.invoiceKey, paid.paymentHash);
+  assert.deepEqual([outRow!.status, outRow!.amountMsat, inRow!.status, inRow!.amountMsat], ['success', -9_000n, 'success', 9_000n]);
+});
+
+test('decodeBolt11 (bolt11 library): an LNbits invoice decodes to its hash, amount and signer; a changed character is refused', async () => {
+  const payee = await createWallet(url, superuserToken, { name: 'decode' });
+  const inv = await lnbits.createInvoice(payee.invoiceKey, { amountSats: 4_321, memo: 'decode', expirySeconds: 600 });
+  const d = decodeBolt11(inv.bolt11);
+  assert.equal(d.paymentHash, inv.paymentHash);
+  assert.equal(d.amountMsat, 4_321_000n);
+  assert.equal(d.expirySeconds, 600);
+  assert.match(d.payeeNodeKey, /^0[23][0-9a-f]{64}$/, 'the signer, recovered from the signature');
+  // Any one changed character breaks the bech32 checksum.
+  const i = inv.bolt11.length - 20;
+  const tampered = inv.bolt11.slice(0, i) + (inv.bolt11[i] === 'q' ? 'p' : 'q') + inv.bolt11.slice(i + 1);
+  assert.throws(() => decodeBolt11(tampered), (err: unknown) => err instanceof LnbitsResponseError && /Invalid checksum/.test(err.message));
+  assert.throws(() => decodeBolt11('lnbc1notaninvoice'), LnbitsResponseError);
 });

@@ -10,9 +10,10 @@ let installed = false;
 /**
  * Installs the Temporal Runtime once per process, before any connection: SDK and Core logs go to pino
  * (with its secret redaction), and Core's metrics to a Prometheus endpoint when a port is given.
+ * False when a Runtime was already installed (then its metrics settings stay).
  */
-export function installRuntime(log: Logger, opts: { metricsPort?: number } = {}): void {
-  if (installed) return;
+export function installRuntime(log: Logger, opts: { metricsPort?: number } = {}): boolean {
+  if (installed) return false;
   installed = true;
   const temporalLog = log.child({ component: 'temporal' });
   Runtime.install({
@@ -28,4 +29,5 @@ export function installRuntime(log: Logger, opts: { metricsPort?: number } = {})
       ? { metrics: { prometheus: { bindAddress: `127.0.0.1:${opts.metricsPort}` } } }
       : undefined,
   });
+  return true;
 }

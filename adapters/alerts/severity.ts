@@ -19,6 +19,10 @@ export const DEFAULT_SEVERITIES = {
   'payout-stuck-long': 'critical',
   // A payout the ledger calls completed that LNbits does not know or did not pay.
   'payout-not-in-lnbits': 'critical',
+  // LNbits' answers and the ledger disagree about a payout (wrong invoice, payment without proof): held for the operator.
+  'payout-disagreement': 'critical',
+  'payout-paid-not-completed': 'critical',
+  'cashout-orphaned': 'critical',
   // 🟠 "Polling Failed > 24 hours".
   'poll-stale': 'high',
   'poller-not-running': 'high',

@@ -50,7 +50,7 @@ export function mapClient(r: Record<string, unknown>): ClientRow {
 }
 
 /** The AAD binds the encrypted key to its wallet id. */
-const keyAad = (walletId: string) => `client-invoice-key:${walletId}`;
+export const keyAad = (walletId: string) => `client-invoice-key:${walletId}`;
 
 /** New client with balance 0 (money arrives only through confirmed deposits or adjustments). */
 export async function createClient(db: Queryable, input: CreateClientInput, encryptionKey: string): Promise<ClientRow> {

@@ -1,75 +1,50 @@
 /**
- * What a BOLT 11 invoice says about itself: when it expires — its timestamp (the first 35 bits of the data
- * part) plus its `x` field (expiry in seconds, 3600 when absent, as BOLT 11 says) — and its payment hash
- * (`p` field). Only these are decoded; the checksum and signature are not checked (the invoice is one LNbits
- * gave us and the ledger stored).
+ * What a BOLT 11 invoice says about itself, decoded by the `bolt11` library (bitcoinjs): the bech32 checksum
+ * is verified, the signature is checked by recovering the payee's node key from it (and compared with the
+ * `n` field when the invoice carries one). A string that fails any of this is not an invoice we can pay.
+ * Amount in msat (exact: from the human-readable part, never a float), payment hash, timestamp and expiry
+ * (`x` field, 3600 s when absent, as BOLT 11 says).
  */
+import bolt11 from 'bolt11';
 import { LnbitsResponseError } from './errors';
 
-const CHARSET = 'qpzry9x8gf2tvdw0s3jn54khce6mua7l';
-const SIGNATURE_WORDS = 104; // 65 bytes
-const CHECKSUM_CHARS = 6;
-const TAG_EXPIRY = 6; // 'x'
-const TAG_PAYMENT_HASH = 1; // 'p'
 const DEFAULT_EXPIRY_SECONDS = 3600;
+
+export interface Bolt11Info {
+  /** null for an amountless invoice (never paid by us). */
+  amountMsat: bigint | null;
+  paymentHash: string | null;
+  /** The node that signed it (recovered from the signature). */
+  payeeNodeKey: string;
+  createdAt: Date;
+  expirySeconds: number;
+  expiresAt: Date;
+}
 
 const fail = (detail: string): never => {
   throw new LnbitsResponseError({ path: 'bolt11', field: 'bolt11', detail });
 };
 
-function words(bolt11: string): number[] {
-  const lower = bolt11.toLowerCase();
-  const sep = lower.lastIndexOf('1');
-  if (!lower.startsWith('ln') || sep < 0) fail('not a BOLT 11 invoice');
-  const out: number[] = [];
-  for (const ch of lower.slice(sep + 1, lower.length - CHECKSUM_CHARS)) {
-    const v = CHARSET.indexOf(ch);
-    if (v < 0) fail('invalid bech32 character');
-    out.push(v);
+export function decodeBolt11(invoice: string): Bolt11Info {
+  let d: ReturnType<typeof bolt11.decode>;
+  try {
+    d = bolt11.decode(invoice);
+  } catch (err) {
+    // The library's messages name what failed (checksum, signature, prefix); they never contain a secret.
+    return fail(`not a valid BOLT 11 invoice (${(err as Error).message.slice(0, 80)})`);
   }
-  return out;
-}
-
-const toInt = (ws: number[]): number => ws.reduce((n, w) => n * 32 + w, 0);
-
-/** 5-bit words → bytes (the trailing padding bits dropped), as hex. */
-function wordsToHex(ws: number[]): string {
-  let acc = 0;
-  let bits = 0;
-  let hex = '';
-  for (const w of ws) {
-    acc = ((acc << 5) | w) & 0xfff;
-    bits += 5;
-    if (bits >= 8) {
-      bits -= 8;
-      hex += ((acc >> bits) & 0xff).toString(16).padStart(2, '0');
-    }
-  }
-  return hex;
-}
-
-export interface Bolt11Info {
-  createdAt: Date;
-  expirySeconds: number;
-  expiresAt: Date;
-  paymentHash: string | null;
-}
-
-export function decodeBolt11(bolt11: string): Bolt11Info {
-  const data = words(bolt11);
-  const end = data.length - SIGNATURE_WORDS;
-  if (end < 7) fail('invoice too short');
-  const timestamp = toInt(data.slice(0, 7));
-  let expirySeconds = DEFAULT_EXPIRY_SECONDS;
-  let paymentHash: string | null = null;
-  for (let i = 7; i + 3 <= end; ) {
-    const tag = data[i]!;
-    const len = data[i + 1]! * 32 + data[i + 2]!;
-    if (i + 3 + len > end) fail('tagged field overruns the data');
-    const field = data.slice(i + 3, i + 3 + len);
-    if (tag === TAG_EXPIRY) expirySeconds = toInt(field);
-    if (tag === TAG_PAYMENT_HASH && len === 52) paymentHash = wordsToHex(field);
-    i += 3 + len;
-  }
-  return { createdAt: new Date(timestamp * 1000), expirySeconds, expiresAt: new Date((timestamp + expirySeconds) * 1000), paymentHash };
+  const tag = (name: string) => d.tags.find((t) => t.tagName === name)?.data;
+  const paymentHash = tag('payment_hash');
+  const expiry = tag('expire_time');
+  const timestamp = d.timestamp ?? fail('no timestamp');
+  const expirySeconds = typeof expiry === 'number' ? expiry : DEFAULT_EXPIRY_SECONDS;
+  if (!d.payeeNodeKey) fail('no signature');
+  return {
+    amountMsat: d.millisatoshis ? BigInt(d.millisatoshis) : null,
+    paymentHash: typeof paymentHash === 'string' ? paymentHash.toLowerCase() : null,
+    payeeNodeKey: d.payeeNodeKey!,
+    createdAt: new Date(timestamp * 1000),
+    expirySeconds,
+    expiresAt: new Date((timestamp + expirySeconds) * 1000),
+  };
 }

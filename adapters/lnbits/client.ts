@@ -6,7 +6,8 @@
 import { z } from 'zod';
 import { AmountError } from '../../domain/errors';
 import { LnbitsAuthError, LnbitsInsufficientBalanceError, LnbitsRejectedError, LnbitsResponseError, LnbitsTransientError } from './errors';
-import { paymentErrorSchema, paymentSchema, paymentStatusSchema, simpleStatusSchema, userWalletsSchema, walletSchema } from './schemas';
+import { paymentErrorSchema, paymentListSchema, paymentSchema, paymentStatusSchema, simpleStatusSchema, userWalletsSchema, walletSchema } from './schemas';
+import { lnbitsEndpoint, scrubSecrets } from './url';
 
 export interface LnbitsClientOptions {
   url: string;
@@ -22,7 +23,7 @@ export interface WalletInfo {
 }
 
 export type PayOutcome =
-  | { kind: 'paid'; paymentHash: string; feeMsat: bigint }
+  | { kind: 'paid'; paymentHash: string; feeMsat: bigint; amountMsat: bigint }
   | { kind: 'pending'; paymentHash: string | null; detail: string }
   /** LNbits says nothing was paid (bad invoice, amountless, …). */
   | { kind: 'failed'; detail: string }
@@ -49,29 +50,53 @@ function secretOf(auth: Auth): string {
   return 'apiKey' in auth ? auth.apiKey : auth.bearer;
 }
 
-/** LNbits' `detail` (string or validation list), shortened, with the caller's secret removed just in case. */
-function detailOf(json: unknown, text: string, secret: string): string | undefined {
+/** LNbits' `detail` (string or validation list), shortened, with the caller's secrets removed just in case. */
+function detailOf(json: unknown, text: string, secrets: readonly string[]): string | undefined {
   const raw = json && typeof json === 'object' && 'detail' in json ? (json as { detail: unknown }).detail : undefined;
   const d = typeof raw === 'string' ? raw : raw !== undefined ? JSON.stringify(raw) : text.trim() || undefined;
-  return d === undefined ? undefined : redact(d, secret);
+  return d === undefined ? undefined : redact(d, secrets);
 }
 
-function redact(text: string, secret: string): string {
-  return (secret ? text.split(secret).join('[redacted]') : text).slice(0, 300);
+/** Scrub first, then shorten: a secret cut in half by the slice would no longer be found. */
+function redact(text: string, secrets: readonly string[]): string {
+  return scrubSecrets(text, secrets).slice(0, 300);
+}
+
+/**
+ * A row of the key's wallet, as the payments list shows it (read only: see paymentRows). `amountMsat` is
+ * negative for an outgoing row.
+ */
+export interface PaymentRecord {
+  paymentHash: string;
+  checkingId: string;
+  walletId: string;
+  amountMsat: bigint;
+  feeMsat: bigint;
+  bolt11: string;
+  /** 'success' | 'pending' | 'failed' */
+  status: string;
+  expiry: Date | null;
 }
 
 function requirePositiveSats(value: number, field: string): void {
   if (!Number.isSafeInteger(value) || value <= 0) throw new AmountError(field, `expected a positive whole number of sats, got ${String(value)}`);
 }
 
+const creditListSchema = z.array(
+  z.object({ payment_hash: z.string().regex(/^[0-9a-f]{64}$/), memo: z.string().nullable().default(null), amount: z.number().int(), status: z.string(), time: z.string() }),
+);
+
 export function createLnbitsClient(opts: LnbitsClientOptions) {
-  const base = opts.url.replace(/\/+$/, '');
+  const { base, basicAuth, secrets: urlSecrets } = lnbitsEndpoint(opts.url);
   const timeoutMs = opts.timeoutMs ?? 10_000;
+  const secretsOf = (auth: Auth) => [secretOf(auth), ...urlSecrets];
 
   async function call(method: string, path: string, auth: Auth, body?: unknown): Promise<Answer> {
     // fetch would reject such a header with the value in its message.
     if (!/^[\x21-\x7e]*$/.test(secretOf(auth))) throw new LnbitsAuthError({ path, detail: 'key or token is not a valid header value' });
-    const headers: Record<string, string> = 'apiKey' in auth ? { 'X-Api-Key': auth.apiKey } : { Authorization: `Bearer ${auth.bearer}` };
+    // LNbits authenticates by X-Api-Key; the Authorization header is free for the URL's basic-auth credentials
+    // (a bearer token, used only by the superuser credit, takes it over).
+    const headers: Record<string, string> = 'apiKey' in auth ? { 'X-Api-Key': auth.apiKey, ...(basicAuth ? { Authorization: basicAuth } : {}) } : { Authorization: `Bearer ${auth.bearer}` };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     let res: Response;
     let text: string;
@@ -89,7 +114,7 @@ export function createLnbitsClient(opts: LnbitsClientOptions) {
       // Network errors name host:port; an invalid header value would be echoed, so redact the secret too.
       const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
       const raw = e.name === 'TimeoutError' ? `timeout after ${timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message ?? 'network error');
-      throw new LnbitsTransientError({ path, detail: redact(raw, secretOf(auth)) });
+      throw new LnbitsTransientError({ path, detail: redact(raw, secretsOf(auth)) });
     }
     let json: unknown;
     try {
@@ -97,7 +122,7 @@ export function createLnbitsClient(opts: LnbitsClientOptions) {
     } catch {
       json = undefined;
     }
-    return { status: res.status, path, json, detail: detailOf(json, text, secretOf(auth)) };
+    return { status: res.status, path, json, detail: detailOf(json, text, secretsOf(auth)) };
   }
 
   /** Non-2xx answers of the non-payment endpoints. */
@@ -167,7 +192,7 @@ export function createLnbitsClient(opts: LnbitsClientOptions) {
         const p = paymentSchema.safeParse(a.json);
         // 201 means LNbits accepted the payment; an unreadable body must not turn that into "failed".
         if (!p.success) return { kind: 'unknown', detail: `${where}: unreadable answer` };
-        if (p.data.status === 'success') return { kind: 'paid', paymentHash: p.data.payment_hash, feeMsat: BigInt(Math.abs(p.data.fee)) };
+        if (p.data.status === 'success') return { kind: 'paid', paymentHash: p.data.payment_hash, feeMsat: BigInt(Math.abs(p.data.fee)), amountMsat: BigInt(p.data.amount) };
         if (p.data.status === 'pending') return { kind: 'pending', paymentHash: p.data.payment_hash, detail: where };
         if (p.data.status === 'failed') return { kind: 'failed', detail: `${where}: status failed` };
         return { kind: 'unknown', detail: `${where}: status ${p.data.status}` };
@@ -214,6 +239,43 @@ export function createLnbitsClient(opts: LnbitsClientOptions) {
       const wallets = parse(userWalletsSchema, a).filter((w) => w.user === userId);
       if (wallets.some((w) => /^\*+$/.test(w.inkey))) throw new LnbitsAuthError({ status: a.status, path: a.path, detail: 'the token may not read wallet keys (LNbits masked them)' });
       return wallets.map((w) => ({ id: w.id, name: w.name, invoiceKey: w.inkey, deleted: w.deleted }));
+    },
+
+    /**
+     * The key's wallet's rows with this payment hash, READ ONLY. GET /api/v1/payments/{hash} is not: for a
+     * pending row LNbits 1.6.2 runs update_pending_payment (an expired incoming invoice is marked failed; any
+     * other is re-checked with the funding source, and FakeWallet after a restart answers "failed"). The
+     * paginated list with recheck_pending=false only reads (core/views/payment_api.py, api_payments_paginated)
+     * and, unlike GET /api/v1/payments, includes failed rows. Payment hash is not a filter field there, the
+     * checking id is: an invoice's row has checking_id = hash, the payer's internal row `internal_<hash>`.
+     */
+    async paymentRows(key: string, paymentHash: string): Promise<PaymentRecord[]> {
+      if (!/^[0-9a-f]{64}$/.test(paymentHash)) throw new LnbitsRejectedError({ path: '/api/v1/payments/paginated', detail: 'payment hash must be 64 lowercase hex digits' });
+      const q = new URLSearchParams({ 'checking_id[in]': `${paymentHash},internal_${paymentHash}`, recheck_pending: 'false', limit: '10' });
+      const a = await call('GET', `/api/v1/payments/paginated?${q.toString()}`, { apiKey: key });
+      if (a.status !== 200) throw toError({ ...a, path: '/api/v1/payments/paginated' });
+      const page = parse(paymentListSchema, { ...a, path: '/api/v1/payments/paginated' });
+      return page.data
+        .filter((r) => r.payment_hash === paymentHash)
+        .map((r) => ({
+          paymentHash: r.payment_hash, checkingId: r.checking_id, walletId: r.wallet_id, amountMsat: BigInt(r.amount), feeMsat: BigInt(r.fee),
+          bolt11: r.bolt11, status: r.status, expiry: r.expiry ? new Date(r.expiry) : null,
+        }));
+    },
+
+    /**
+     * The wallet's superuser credits ("Admin credit" incoming rows, LNbits 1.6.2's PUT /users/api/v1/balance) of
+     * exactly `amountSats`, newest first (GET /api/v1/payments, filtered by memo and amount, checked again here).
+     */
+    async listAdminCredits(key: string, amountSats: number): Promise<Array<{ paymentHash: string; at: Date; status: string }>> {
+      requirePositiveSats(amountSats, 'amountSats');
+      const q = new URLSearchParams({ memo: 'Admin credit', amount: String(amountSats * 1000), limit: '500', sortby: 'time', direction: 'desc' });
+      const a = await call('GET', `/api/v1/payments?${q.toString()}`, { apiKey: key });
+      if (a.status !== 200) throw toError(a);
+      const list = parse(creditListSchema, a);
+      return list
+        .filter((p) => p.memo === 'Admin credit' && p.amount === amountSats * 1000)
+        .map((p) => ({ paymentHash: p.payment_hash, status: p.status, at: new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(p.time) ? p.time : `${p.time}Z`) }));
     },
 
     /** PUT /users/api/v1/balance {id, amount (sats)} with a superuser bearer token: mints sats into a wallet. */

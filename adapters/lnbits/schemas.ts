@@ -39,6 +39,32 @@ export const paymentStatusSchema = z.object({
     .optional(),
 });
 
+/** A row of GET /api/v1/payments/paginated (LNbits' Payment model). `expiry`: ISO time, naive = UTC. */
+export const paymentRowSchema = z.object({
+  checking_id: z.string().min(1),
+  payment_hash: hash,
+  wallet_id: z.string().min(1),
+  amount: safeInt,
+  fee: safeInt,
+  bolt11: z.string(),
+  status: z.enum(['success', 'pending', 'failed']),
+  expiry: z
+    .string()
+    .nullable()
+    .optional()
+    .transform((v, ctx) => {
+      if (!v) return null;
+      const t = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(v) ? v : `${v}Z`);
+      if (Number.isNaN(t)) {
+        ctx.addIssue({ code: 'custom', message: 'not a date' });
+        return z.NEVER;
+      }
+      return new Date(t).toISOString();
+    }),
+});
+
+export const paymentListSchema = z.object({ data: z.array(paymentRowSchema), total: safeInt.nonnegative() });
+
 /** 520 body of a PaymentError / InvoiceError. */
 export const paymentErrorSchema = z.object({ detail: z.string(), status: z.string() });
 

@@ -130,7 +130,7 @@ export function formatStatus(r: StatusReport): string {
     const v = (r.payouts as { value: { byStatus: CountRow[]; open: PayoutView[]; stuckMinutes: number } }).value;
     const counts = v.byStatus.length ? table(['status', 'count', 'sats', 'oldest'], v.byStatus.map((c) => [c.status, c.count, c.sats, c.oldest])) : 'none';
     const open = v.open.length
-      ? `\nopen (oldest first):\n${table(['lamassu tx', 'kind', 'client', 'sats', 'status', 'age', 'last error'], v.open.map((p) => [p.lamassuId, p.kind, p.clientName ?? p.clientId, p.amountSats, `${p.status}${p.status === 'pending' && p.ageSeconds > v.stuckMinutes * 60 ? ' (STUCK)' : ''}`, `${Math.floor(p.ageSeconds / 60)}m`, p.lastError]))}`
+      ? `\nopen (oldest first):\n${table(['lamassu tx', 'kind', 'client', 'sats', 'status', 'age', 'last error'], v.open.map((p) => [p.lamassuId, p.kind, p.clientName ?? p.clientId, p.amountSats, `${p.status}${p.status === 'pending' && p.ageSeconds > v.stuckMinutes * 60 ? ' (STUCK)' : ''}`, `${Math.floor(p.ageSeconds / 60)}m`, p.waitingSince && p.status === 'pending' ? `waiting for ${/ledger|ECONNREFUSED|database|Connection terminated/i.test(p.lastError ?? '') && !/LNbits/.test(p.lastError ?? '') ? 'the ledger' : 'LNbits'} since ${p.waitingSince}: ${p.lastError ?? ''}` : p.lastError]))}`
       : '';
     return counts + open;
   })()));

@@ -15,6 +15,7 @@ import { type Context, messageOf, withContext } from '../context';
 import { findTransaction, listTransactions } from '../ledger-views';
 import { kv, print, table } from '../output';
 import { cancelFailedPayoutsUpdate, retryFailedPayoutsUpdate, type CancelInput, type OperatorActionResult, type RetryInput } from '../../workflows/cashout';
+import { ledgerCashOut, resumeCashOut, runStatus } from '../recovery';
 
 /** Sats columns as numbers (safe integers ≤ 21e6 BTC), crypto_atoms included. */
 const satsNumber = (text: string): number | string => (Number.isSafeInteger(Number(text)) ? Number(text) : text);
@@ -95,17 +96,33 @@ function txLine(t: TransactionRow, decimals: number) {
   return [t.lamassuId, t.status, t.confirmedAt, t.cryptoAtoms, t.baseSats, t.commissionSats, t.fiatMinor === null ? `${t.fiat} ${t.fiatCode}` : `${formatFiat(t.fiatMinor, decimals)} ${t.fiatCode}`, t.error];
 }
 
-/** Executes one of the cash-out workflow's operator updates and returns its result. */
+/**
+ * Executes one of the cash-out workflow's operator updates and returns its result. A cash-out that is open
+ * in the ledger but whose workflow run is gone (terminated, reset, lost) gets a recovery run instead
+ * (client/recovery.ts): `retry` resumes it, `cancel-failed` resumes it with the cancel queued.
+ */
 async function runUpdate(ctx: Context, idArg: string, update: 'retryFailedPayouts' | 'cancelFailedPayouts', input: { actor: string; reason?: string; funding?: RetryInput['funding'] }) {
   const tx = await findTransaction(ctx.pool(), idArg.trim());
-  const handle = (await ctx.temporal()).workflow.getHandle(cashOutWorkflowId(tx.lamassuId));
+  const client = await ctx.temporal();
   const reason = input.reason?.trim() || undefined;
-  const result: OperatorActionResult =
-    update === 'retryFailedPayouts'
-      ? await handle.executeUpdate<OperatorActionResult, [RetryInput]>(retryFailedPayoutsUpdate.name, { args: [{ by: input.actor, ...(input.funding ? { funding: input.funding } : {}) }] })
-      : await handle.executeUpdate<OperatorActionResult, [CancelInput]>(cancelFailedPayoutsUpdate.name, { args: [{ by: input.actor, ...(reason ? { reason } : {}) }] });
+  const owner = await ledgerCashOut(ctx.pool(), tx.id);
+  const open = tx.status === 'processing' || tx.status === 'needs_attention';
+  let result: OperatorActionResult | { accepted: true; action: 'resume'; payouts: number; runId: string };
+  if (open && (await runStatus(client, owner.workflowId, owner.runId)) !== 'RUNNING') {
+    const cancel: CancelInput | undefined = update === 'cancelFailedPayouts' ? { by: input.actor, ...(reason ? { reason } : {}) } : undefined;
+    const r = await resumeCashOut(client, ctx.config, ctx.pool(), tx.id, cancel ? { cancel } : {});
+    if (r.outcome !== 'started') throw new Error(`cash-out ${tx.lamassuId}: a run of ${r.workflowId} started meanwhile; try again`);
+    const payouts = (await listPayments(ctx.pool(), tx.id)).filter((p) => p.status !== 'completed' && p.status !== 'cancelled').length;
+    result = { accepted: true, action: 'resume', payouts, runId: r.runId };
+  } else {
+    const handle = client.workflow.getHandle(owner.workflowId);
+    result =
+      update === 'retryFailedPayouts'
+        ? await handle.executeUpdate<OperatorActionResult, [RetryInput]>(retryFailedPayoutsUpdate.name, { args: [{ by: input.actor, ...(input.funding ? { funding: input.funding } : {}) }] })
+        : await handle.executeUpdate<OperatorActionResult, [CancelInput]>(cancelFailedPayoutsUpdate.name, { args: [{ by: input.actor, ...(reason ? { reason } : {}) }] });
+  }
   await recordOperatorEvent(ctx.pool(), input.actor, update === 'retryFailedPayouts' ? 'payouts-retried' : 'failed-payouts-cancelled', {
-    lamassuId: tx.lamassuId, transactionId: tx.id, reason: reason ?? null, funding: input.funding ?? null, payouts: result.payouts,
+    lamassuId: tx.lamassuId, transactionId: tx.id, reason: reason ?? null, funding: input.funding ?? null, payouts: result.payouts, action: result.action,
   });
   return { tx, result };
 }
@@ -150,7 +167,31 @@ export function registerTx(program: Command): void {
       withContext(async (ctx) => {
         const funding = o.funding === undefined ? undefined : parseArgs(z.enum(['credited', 'not-credited'], { error: '--funding: credited or not-credited' }), o.funding);
         const { tx: t, result } = await runUpdate(ctx, id, 'retryFailedPayouts', { actor: ctx.actor(o.actor), reason: o.reason, funding });
-        print(Boolean(o.json), { lamassuId: t.lamassuId, update: 'retryFailedPayouts', result }, () => `retry of ${result.payouts} failed payout(s) of ${t.lamassuId} accepted; \`satmachine tx show ${t.lamassuId}\` follows it`);
+        print(Boolean(o.json), { lamassuId: t.lamassuId, update: 'retryFailedPayouts', result }, () =>
+          result.action === 'resume'
+            ? `the workflow of ${t.lamassuId} was gone: a recovery run retries its ${result.payouts} open payout(s); \`satmachine tx show ${t.lamassuId}\` follows it`
+            : result.action === 'wake'
+              ? `the ${result.payouts} open payout(s) of ${t.lamassuId} were still being tried: tried again now`
+              : `retry of ${result.payouts} failed payout(s) of ${t.lamassuId} accepted; \`satmachine tx show ${t.lamassuId}\` follows it`);
+      }),
+    );
+
+  tx.command('resume <lamassuId>')
+    .description('adopt a cash-out whose workflow is gone (terminated, reset, lost): a recovery run checks each payout in LNbits and continues from the ledger')
+    .option('--actor <name>', 'who (default: the OS user)')
+    .option('--json', 'print JSON')
+    .action((id: string, o: { actor?: string; json?: boolean }) =>
+      withContext(async (ctx) => {
+        const r = await resumeCashOut(await ctx.temporal(), ctx.config, ctx.pool(), id);
+        const c = await ledgerCashOut(ctx.pool(), id);
+        if (r.outcome === 'started') {
+          await recordOperatorEvent(ctx.pool(), ctx.actor(o.actor), 'cashout-resumed', { lamassuId: c.lamassuId, transactionId: c.transactionId, runId: r.runId });
+        }
+        print(Boolean(o.json), { lamassuId: c.lamassuId, ...r }, () =>
+          r.outcome === 'started'
+            ? `recovery run ${r.runId} of ${r.workflowId} started for ${c.lamassuId}; \`npx satmachine tx show ${c.lamassuId}\` follows it`
+            : `the workflow of ${c.lamassuId} is running (${r.workflowId}): use \`npx satmachine tx retry\` or \`tx cancel-failed\``,
+        );
       }),
     );
 

@@ -32,9 +32,15 @@ export interface CashOutWorld {
   close: () => Promise<void>;
 }
 
+/** The LNbits a world's wallets live in: the run's, or a test's private one (e.g. one it restarts). */
+export interface WorldLnbits {
+  url: string;
+  superuserToken: string;
+}
+
 /** LNbits (SQLite) answers 500 now and then when several test files create accounts at once: try again. */
-async function newWallet(name: string, fundSats?: number): Promise<TestWallet> {
-  const { url, superuserToken } = getStack().lnbits;
+export async function newWallet(name: string, fundSats?: number, lnbitsServer: WorldLnbits = getStack().lnbits): Promise<TestWallet> {
+  const { url, superuserToken } = lnbitsServer;
   for (let attempt = 1; ; attempt++) {
     try {
       return await createWallet(url, superuserToken, { name, fundSats });
@@ -52,17 +58,20 @@ export async function createCashOutWorld(opts: {
   sourceSats?: number;
   overrides?: ConfigInput;
   lnbitsUrl?: string;
+  /** Wallets in this LNbits instead of the run's. */
+  lnbits?: WorldLnbits;
 }): Promise<CashOutWorld> {
-  const { lnbits, temporal } = getStack();
+  const { temporal } = getStack();
+  const lnbits = opts.lnbits ?? getStack().lnbits;
   const db = await createLedgerDatabase('cashout');
   const [source, commission] = await Promise.all([
-    newWallet('source', opts.sourceSats ?? 2_000_000),
-    newWallet('commission'),
+    newWallet('source', opts.sourceSats ?? 2_000_000, lnbits),
+    newWallet('commission', undefined, lnbits),
   ]);
   const clients: CashOutWorld['clients'] = [];
   const n = opts.clients ?? 5;
   for (let i = 0; i < n; i++) {
-    const wallet = await newWallet(`client-${i}`);
+    const wallet = await newWallet(`client-${i}`, undefined, lnbits);
     const c = await createClient(db.pool, { name: `client ${i}`, walletId: wallet.id, invoiceKey: wallet.invoiceKey, currency: 'GTQ' }, ENCRYPTION_KEY);
     // Different balances so the proportional split is visible: 500, 750, 1000, … GTQ.
     const depositMinor = opts.depositMinor ?? 50_000 + i * 25_000;
@@ -103,6 +112,8 @@ export interface CashOutWorldOptions {
   faultProxy?: boolean;
   /** Run the cash-out activities in an in-process worker (default); false when the test runs its own worker process. */
   worker?: boolean;
+  /** A private LNbits for the world's wallets (and the proxy's target). */
+  lnbits?: WorldLnbits;
 }
 export interface CashOutContext {
   world: CashOutWorld;
@@ -123,7 +134,7 @@ export async function withCashOutWorld(
   const { taskQueuePrefix, faultProxy, worker: inProcessWorker = true, ...worldOpts } = opts;
   const cleanup: Array<() => Promise<void>> = [];
   try {
-    const proxy = faultProxy ? await startFaultProxy(getStack().lnbits.url) : undefined;
+    const proxy = faultProxy ? await startFaultProxy((worldOpts.lnbits ?? getStack().lnbits).url) : undefined;
     if (proxy) cleanup.unshift(() => proxy.close());
     const taskQueue = uniqueTaskQueue(taskQueuePrefix);
     const world = await createCashOutWorld({ taskQueue, lnbitsUrl: proxy?.url, ...worldOpts });

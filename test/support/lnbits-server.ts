@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { repoRoot } from '../../config/load';
+import { toolPaths, toolsDir } from '../../config/temporal-dev';
 import { freePort } from './ports';
 import { logTail, sleep, spawnGroup } from './process-group';
 
@@ -22,9 +22,9 @@ const START_TIMEOUT_MS = 90_000;
 function lnbitsBin(): string {
   if (process.env.LNBITS_BIN) return process.env.LNBITS_BIN;
   try {
-    return (JSON.parse(readFileSync(path.join(repoRoot, '.tools', 'env.json'), 'utf8')) as { lnbits: string }).lnbits;
+    return toolPaths().lnbits;
   } catch {
-    return path.join(repoRoot, '.tools', 'lnbits', 'bin', 'lnbits');
+    return path.join(toolsDir(), 'lnbits', 'bin', 'lnbits');
   }
 }
 
