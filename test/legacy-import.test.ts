@@ -11,6 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { createReconcileActivities } from '../activities/reconcile';
 import { getClientInvoiceKey } from '../adapters/ledger';
 import { applyLegacyImport } from '../adapters/ledger/legacy-import';
+import { rotateEncryptionKey, verifyEncryptionKey } from '../adapters/ledger/key-custody';
 import { buildLegacyPlan } from '../domain/legacy-plan';
 import { createIngestionFixture } from './support/ingestion-fixture';
 import { effectivePayFrom } from '../adapters/ledger/cutover';
@@ -26,6 +27,7 @@ import { getStack } from './support/stack';
 import { startTestWorker, uniqueTaskQueue } from './support/temporal-client';
 
 const KEY = 'm'.repeat(40);
+const KEY2 = 'n'.repeat(40);
 const log = createLogger({ level: process.env.LOG_LEVEL ?? 'silent', name: 'test' });
 const ago = (hours: number) => new Date(Date.now() - hours * 3600_000);
 
@@ -215,6 +217,10 @@ for (const layout of ['sqlite', 'postgres'] as const) {
         assert.deepEqual(await getClientInvoiceKey(ctx.w.db.pool, byName[name]!.id, KEY), { walletId: wallet.id, invoiceKey: wallet.invoiceKey }, `${name}'s key came from LNbits`);
       }
       await assert.rejects(getClientInvoiceKey(ctx.w.db.pool, byName.Dora!.id, KEY), /no invoice key linked yet/);
+      // Key custody (start-up check, rotation) covers the stored keys and skips the client without one.
+      assert.deepEqual(await verifyEncryptionKey(ctx.w.db.pool, KEY), { stored: 3, unreadable: [] });
+      assert.equal(await rotateEncryptionKey(ctx.w.db.pool, KEY, KEY2), 3);
+      assert.equal(await rotateEncryptionKey(ctx.w.db.pool, KEY2, KEY), 3);
       assert.deepEqual(rep.unlinked.map((u: { clientId: string }) => u.clientId), [byName.Dora!.id]);
       assert.match(rep.unlinked[0].commands.join('\n'), new RegExp(`clients set-key ${byName.Dora!.id} .*\\n.*clients set-status ${byName.Dora!.id} active`));
       const early = await runCli(['clients', 'set-status', byName.Dora!.id, 'active'], ctx.env);

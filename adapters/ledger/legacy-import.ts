@@ -10,11 +10,11 @@ import { LedgerStateError } from '../../domain/errors';
 import type { LegacyPlan, PlannedClient } from '../../domain/legacy-plan';
 import { showDecimal } from '../../domain/legacy-amounts';
 import { encryptSecret } from '../crypto/secret-box';
+import { keyAad } from './clients';
 import { type Queryable, isoCol, withTransaction } from './db';
 import { recordOperatorEvent } from './operator-control';
 
 export const LEGACY_SOURCE = 'satmachineadmin';
-const keyAad = (walletId: string) => `client-invoice-key:${walletId}`;
 
 export interface ImportState {
   /** legacy client id → ledger client id. */
