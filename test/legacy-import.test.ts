@@ -8,6 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import pg from 'pg';
+import { readPostgresLegacy } from '../adapters/legacy/postgres-source';
 import { createReconcileActivities } from '../activities/reconcile';
 import { getClientInvoiceKey } from '../adapters/ledger';
 import { applyLegacyImport } from '../adapters/ledger/legacy-import';
@@ -169,6 +171,29 @@ for (const layout of ['sqlite', 'postgres'] as const) {
       await ctx?.w.db.drop();
       await dropOld();
     });
+
+    if (layout === 'postgres') {
+      test('the PostgreSQL reader needs nothing but SELECT on the extension schema (it reads in a READ ONLY transaction)', async () => {
+        const role = `ro_${randomBytes(4).toString('hex')}`;
+        const admin = new pg.Client({ connectionString: from });
+        await admin.connect();
+        try {
+          await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD 'ro-pass'`);
+          await admin.query(`GRANT USAGE ON SCHEMA satoshimachine TO ${role}`);
+          await admin.query(`GRANT SELECT ON ALL TABLES IN SCHEMA satoshimachine TO ${role}`);
+          const u = new URL(from);
+          u.username = role;
+          u.password = 'ro-pass';
+          const snap = await readPostgresLegacy(u.toString());
+          assert.equal(snap.location, 'postgres schema satoshimachine');
+          assert.deepEqual([snap.clients.length, snap.deposits.length, snap.payments.length, snap.cashOuts.length], [4, 6, 6, 3]);
+        } finally {
+          await admin.query(`DROP OWNED BY ${role}`).catch(() => undefined);
+          await admin.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
+          await admin.end();
+        }
+      });
+    }
 
     test('dry run: the report lists clients, balances, payments and inconsistencies, and writes nothing', async () => {
       const r = await runCli(['import', 'satmachineadmin', '--from', from, '--json'], ctx.env);
