@@ -145,6 +145,7 @@ async function runSandbox(o: MainOptions): Promise<number> {
       atmIntervalSeconds: o.atmInterval,
       pollIntervalSeconds: o.pollInterval,
       useSshd: o.sshd,
+      lnbitsPostgres: o.lnbitsPostgres,
       databaseUrl: process.env.DATABASE_URL || undefined,
       logLevel: o.logLevel,
       verbose: o.verbose,

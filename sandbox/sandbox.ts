@@ -19,7 +19,7 @@ import { ensureDemoData, topUpClients, type DemoDeps } from './demo-data';
 import { readPrevious, writePrivateJson, type SandboxInfo } from './files';
 import { startSandboxLnbits } from './lnbits';
 import { createSandboxLogger } from './log';
-import { startSandboxPostgres } from './postgres';
+import { ensureDatabase, startSandboxPostgres, withDatabase } from './postgres';
 import { runSandboxSetup } from './setup';
 import { SandboxStartError, checkTemporalPorts, startSandboxTemporal } from './temporal';
 import { findLeftovers, runningSandboxPid, stopLeftovers } from './leftovers';
@@ -43,6 +43,8 @@ export interface SandboxOptions {
   pollIntervalSeconds?: number;
   /** Try to reach the simulated Lamassu database through a local sshd (default true). */
   useSshd?: boolean;
+  /** LNbits keeps its data in a database of the sandbox's PostgreSQL instead of SQLite (no single writer). */
+  lnbitsPostgres?: boolean;
   /** A PostgreSQL of one's own (the ledger database); otherwise the embedded one. */
   databaseUrl?: string;
   logLevel?: string;
@@ -118,12 +120,17 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     const randomPorts = !!opts.randomPorts;
     // The fixed ports first: a second sandbox or `npm run temporal` is the common reason a start fails.
     if (!randomPorts) await checkTemporalPorts();
+    const pgStarting = timed('PostgreSQL', () => startSandboxPostgres({ dataDir, databaseUrl: opts.databaseUrl }), (p) =>
+      p.embedded ? `PostgreSQL (embedded, data in ${rel(path.join(dataDir, 'pg'))})` : 'PostgreSQL (DATABASE_URL)',
+    );
     const starting = [
-      timed('PostgreSQL', () => startSandboxPostgres({ dataDir, databaseUrl: opts.databaseUrl }), (p) =>
-        p.embedded ? `PostgreSQL (embedded, data in ${rel(path.join(dataDir, 'pg'))})` : 'PostgreSQL (DATABASE_URL)',
-      ),
+      pgStarting,
       timed('Temporal', () => startSandboxTemporal({ dataDir, logDir, randomPorts }), (t) => `Temporal dev server ${t.address}, Web UI ${t.uiUrl}`),
-      timed('LNbits', () => startSandboxLnbits({ dataDir, randomPorts }), (l) => `LNbits ${l.url} (FakeWallet)`),
+      timed(
+        'LNbits',
+        async () => startSandboxLnbits({ dataDir, randomPorts, databaseUrl: opts.lnbitsPostgres ? await lnbitsDatabase((await pgStarting).adminUrl) : undefined }),
+        (l) => `LNbits ${l.url} (FakeWallet, ${opts.lnbitsPostgres ? 'PostgreSQL' : 'SQLite'})`,
+      ),
       opts.useSshd === false
         ? Promise.resolve({ ok: false as const, reason: 'disabled (--no-sshd)' })
         : timed('sshd', () => startSshd({ dir: path.join(dataDir, 'sshd') }), (s) => `sshd 127.0.0.1:${s.port} (the Lamassu link goes through a real SSH tunnel)`)
@@ -276,4 +283,10 @@ function describeOutcome(o: CashOutOutcome): string {
   }
   if (o.status === 'rejected') return `  ✗ ${id} rejected, not paid (${o.reason ?? 'invalid row'}) — an alert was raised`;
   return `  ! ${id} ${o.status}${o.reason ? `: ${o.reason}` : ''} (see the Web UI)`;
+}
+
+/** LNbits' own database on the sandbox's PostgreSQL (kept between runs like the rest), as LNbits wants its URL. */
+async function lnbitsDatabase(adminUrl: string): Promise<string> {
+  await ensureDatabase(adminUrl, 'satmachine_lnbits');
+  return withDatabase(adminUrl, 'satmachine_lnbits').replace(/^postgresql:/, 'postgres:');
 }
