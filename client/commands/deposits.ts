@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import type pg from 'pg';
 import { z } from 'zod';
-import { addDeposit, cancelDeposit, confirmDeposit, getClient } from '../../adapters/ledger';
+import { addDeposit, cancelDeposit, confirmDeposit, findClient, getClient } from '../../adapters/ledger';
 import { recordOperatorEvent } from '../../adapters/ledger/operator-control';
 import { formatFiat, parseArgs, parseFiatAmount, positiveIntArg, uuidArg } from '../args';
 import { type Context, withContext } from '../context';
@@ -51,8 +51,8 @@ export function registerDeposits(program: Command): void {
     .option('--json', 'print JSON')
     .action((client: string, amount: string, o: { note?: string; confirm?: boolean; actor?: string; json?: boolean }) =>
       withContext(async (ctx) => {
-        const clientId = parseArgs(uuidArg('<client>'), client);
         const amountMinor = parseFiatAmount(amount, ctx.config.lamassu.fiatDecimals, '<amount>');
+        const clientId = (await findClient(ctx.pool(), client)).id;
         const pool = ctx.pool();
         const c = await getClient(pool, clientId);
         let deposit = await addDeposit(pool, { clientId, amount: amountMinor, note: o.note });
@@ -89,13 +89,13 @@ export function registerDeposits(program: Command): void {
   deposits
     .command('list')
     .description('deposits, newest first')
-    .option('--client <id>', 'only this client')
+    .option('--client <id>', 'only this client (id or name)')
     .option('--status <status>', STATUSES.join(' | '))
     .option('--limit <n>', 'at most N rows (default 100)')
     .option('--json', 'print JSON')
     .action((o: { client?: string; status?: string; limit?: string; json?: boolean }) =>
       withContext(async (ctx) => {
-        const clientId = o.client === undefined ? undefined : parseArgs(uuidArg('--client'), o.client);
+        const clientId = o.client === undefined ? undefined : (await findClient(ctx.pool(), o.client)).id;
         const status = o.status === undefined ? undefined : parseArgs(z.enum(STATUSES, { error: `--status: one of ${STATUSES.join(', ')}` }), o.status);
         const rows = await listDeposits(ctx.pool(), { clientId, status, limit: positiveIntArg(o.limit, '--limit') ?? 100 });
         const d = ctx.config.lamassu.fiatDecimals;
