@@ -13,6 +13,8 @@
  */
 import { Context } from '@temporalio/activity';
 import {
+  attributeCredit,
+  attributedCreditHashes,
   claimFundingCall,
   ensureFundingCredit,
   getPayoutRow,
@@ -23,15 +25,17 @@ import {
   payoutsHalted,
   setFundingStatus,
   setPaymentInvoice,
+  type FundingRow,
 } from '../adapters/ledger/cashout';
+import { balanceAfterPayoutDebit } from '../adapters/ledger/balances';
 import { getClient, getClientInvoiceKey } from '../adapters/ledger/clients';
 import { recordOperatorEvent } from '../adapters/ledger/operator-control';
 import { raiseAlert } from '../adapters/alerts';
 import { getTransaction } from '../adapters/ledger/transactions';
 import type { LnbitsClient } from '../adapters/lnbits/client';
-import { LnbitsAuthError, LnbitsRejectedError } from '../adapters/lnbits/errors';
+import { LnbitsAuthError, LnbitsRejectedError, LnbitsTransientError } from '../adapters/lnbits/errors';
 import { formatDecimal, roundHalfAwayFromZero } from '../domain/decimal';
-import { CashOutConfigError, FundingNeedsAttentionError, LedgerStateError, PayoutDisagreementError, PayoutRejectedError } from '../domain/errors';
+import { CashOutConfigError, LedgerStateError, PayoutDisagreementError, PayoutRejectedError } from '../domain/errors';
 import { checkInvoiceText, checkPayAnswer, incomingState, type Invoice, outgoingState, proofOf } from './payout-proof';
 import type { ActivityDeps } from './deps';
 
@@ -84,13 +88,14 @@ export function createPayoutActivities(deps: ActivityDeps, lnbits: LnbitsClient)
   const { config, pool, log } = deps;
 
   /** The memo a client reads in its wallet: sats, the fiat that bought them and the cost basis per BTC. */
-  function memoOf(p: { kind: string; amountSats: number; fiatDebit: number }, fiatCode: string, lamassuId: string): string {
+  function memoOf(p: { kind: string; amountSats: number; fiatDebit: number }, fiatCode: string, lamassuId: string, remainingFiatMinor: number | null = null): string {
     if (p.kind === 'commission') return `Satoshi Machine commission: ${p.amountSats} sats (Lamassu ${lamassuId})`;
     const decimals = config.lamassu.fiatDecimals;
     const fiat = formatDecimal({ coefficient: BigInt(p.fiatDebit), scale: decimals });
     // fiat per BTC = fiatDebit / 10^decimals × 10^8 / sats, to whole fiat units.
     const basis = roundHalfAwayFromZero(BigInt(p.fiatDebit) * 100_000_000n, BigInt(p.amountSats) * 10n ** BigInt(decimals));
-    return `Satoshi Machine DCA: ${p.amountSats} sats for ${fiat} ${fiatCode} (cost basis ${basis} ${fiatCode}/BTC)`;
+    const remaining = remainingFiatMinor === null ? '' : `; remaining balance ${formatDecimal({ coefficient: BigInt(remainingFiatMinor), scale: decimals })} ${fiatCode}`;
+    return `Satoshi Machine DCA: ${p.amountSats} sats for ${fiat} ${fiatCode} (cost basis ${basis} ${fiatCode}/BTC)${remaining}`;
   }
 
   async function recipientInvoiceKey(p: { kind: string; clientId: string | null }): Promise<string> {
@@ -110,7 +115,7 @@ export function createPayoutActivities(deps: ActivityDeps, lnbits: LnbitsClient)
     try {
       return await lnbits.createInvoice(await recipientInvoiceKey(p), {
         amountSats: p.amountSats,
-        memo: memoOf(p, tx.fiatCode, tx.lamassuId),
+        memo: memoOf(p, tx.fiatCode, tx.lamassuId, p.kind === 'client' ? await balanceAfterPayoutDebit(pool, p.id) : null),
         extra: { tag: 'satmachine', lamassuTxId: tx.lamassuId, paymentId: p.id, workflowId: tx.workflowId },
         expirySeconds: config.lnbits.invoiceExpirySeconds,
       });
@@ -148,6 +153,22 @@ export function createPayoutActivities(deps: ActivityDeps, lnbits: LnbitsClient)
 
   /** The invoice as the ledger holds it (both columns are set together, and guarded by the database). */
   const invoiceOf = (p: Payout): Invoice => ({ paymentHash: p.paymentHash!, bolt11: p.bolt11!, amountSats: p.amountSats });
+
+  /**
+   * The funding credit's LNbits row: an "Admin credit" of the amount into the source wallet, made since the
+   * call was claimed (a minute of clock skew allowed), not matched to another credit. True once matched.
+   */
+  async function matchCredit(row: FundingRow): Promise<boolean> {
+    if (row.lnbitsPaymentHash) return true;
+    const since = (row.claimedAt?.getTime() ?? 0) - 60_000;
+    const credits = (await lnbits.listAdminCredits(sourceAdminKey(deps), row.amountSats)).filter((c) => c.status === 'success' && c.at.getTime() >= since);
+    const taken = await attributedCreditHashes(pool, credits.map((c) => c.paymentHash));
+    for (const c of credits.reverse()) {
+      if (taken.has(c.paymentHash)) continue;
+      if (await attributeCredit(pool, row.id, c.paymentHash)) return true;
+    }
+    return false;
+  }
 
   /**
    * A new invoice from the recipient's wallet, verified before it is stored: the bolt11 decodes (checksum,
@@ -216,6 +237,14 @@ export function createPayoutActivities(deps: ActivityDeps, lnbits: LnbitsClient)
       throw new PayoutDisagreementError(`payment ${paymentId}: recipient row ${inState}, payer row ${outState}`, `the recipient wallet's row is ${inState} but the payer wallet's row is ${outState} for hash ${inv.paymentHash}`);
     }
     if (outState === 'pending') throw new Error(`payment ${paymentId}: LNbits shows the payment of ${inv.paymentHash} in flight; not paying again, retrying`);
+    if (inState === 'none' && (await clientMovedSince(p))) {
+      // Never paid (no success, nothing in flight: checked above) and issued by the client's former wallet.
+      const next = await verifiedNewInvoice(p, recipientKey);
+      const stored = await replacePaymentInvoice(pool, paymentId, inv.paymentHash, next.paymentHash, next.bolt11);
+      if (stored.paymentHash !== next.paymentHash) throw new Error(`payment ${paymentId}: another attempt replaced invoice ${inv.paymentHash} first; retrying with it`);
+      log.info({ paymentId, replacedPaymentHash: inv.paymentHash, paymentHash: next.paymentHash }, "invoice of the client's former wallet replaced");
+      return { invoice: next };
+    }
     if (inState === 'none') throw new PayoutDisagreementError(`payment ${paymentId}: invoice not in the recipient wallet`, `the recipient wallet does not list the stored invoice ${inv.paymentHash}`);
     if (inState === 'pending' && expired) inState = await expireInLnbits(recipientKey, inv);
     if (inState === 'pending' && expired) throw new Error(`payment ${paymentId}: invoice ${inv.paymentHash} expired but LNbits still lists it pending; retrying`);
@@ -228,6 +257,21 @@ export function createPayoutActivities(deps: ActivityDeps, lnbits: LnbitsClient)
     if (stored.paymentHash !== next.paymentHash) throw new Error(`payment ${paymentId}: another attempt replaced invoice ${inv.paymentHash} first; retrying with it`);
     log.info({ paymentId, replacedPaymentHash: inv.paymentHash, paymentHash: next.paymentHash }, 'failed unpaid invoice replaced');
     return { invoice: next };
+  }
+
+  /**
+   * The client moved to another wallet (`clients set-wallet`, recorded in operator_events) after this payout
+   * was created: its stored invoice was issued by the OLD wallet, so the new wallet not listing it is expected,
+   * not a disagreement. Such an invoice, never paid, is replaced by one of the new wallet — a retry must never
+   * pay the old wallet.
+   */
+  async function clientMovedSince(p: Payout): Promise<boolean> {
+    if (p.kind !== 'client' || !p.clientId) return false;
+    const moved = await pool.query(
+      `SELECT 1 FROM satoshimachine.operator_events WHERE action = 'client-wallet-replaced' AND details->>'clientId' = $1 AND at >= $2 LIMIT 1`,
+      [p.clientId, p.createdAt],
+    );
+    return moved.rows.length > 0;
   }
 
   async function transfer(paymentId: string): Promise<PayoutView | { halted: string }> {
@@ -284,13 +328,16 @@ export function createPayoutActivities(deps: ActivityDeps, lnbits: LnbitsClient)
     },
 
     /**
-     * fundingMode superuser-credit: credit crypto_atoms to the source wallet exactly once per cash-out.
-     * The funding row is written pending before the call and marked done after. The call is claimed
-     * (attempts 0 → 1) in one statement before it is made; a retry that finds it claimed but not done
-     * cannot know whether LNbits credited (crash or timeout around the call), so it marks the row
-     * needs_attention and stops (FundingNeedsAttentionError): the operator checks the source wallet's
-     * payments ("Admin credit" rows) and answers with retryFailedPayouts { funding: 'credited' | 'not-credited' }.
-     * Never a second credit without that answer.
+     * fundingMode superuser-credit: credit crypto_atoms to the source wallet exactly once per cash-out. The
+     * funding row is written pending before the call, the call claimed (attempts 0 → 1, claimed_at) in one
+     * statement, the row marked done after. LNbits 1.6.2's PUT /users/api/v1/balance takes only {id, amount}:
+     * its "Admin credit" row cannot carry the cash-out id, so the credit is matched to its LNbits row here
+     * (funding_credits.lnbits_payment_hash, one row per credit) and looked up that way when the outcome is
+     * unknown (a crash or timeout around the call): a matching unmatched credit of the amount made since the
+     * claim → credited; none, once no request of ours can still land (claim + request timeout + a minute) →
+     * not credited, and credited again; a connection refused (nothing sent) → not credited at once. Only
+     * while LNbits cannot answer does this stay undecided (retried; the operator may still answer with
+     * retryFailedPayouts { funding }).
      */
     async fundSourceWallet(input: { transactionId: string; decision?: 'credited' | 'not-credited' }): Promise<{ status: 'skipped' | 'done'; amountSats: number }> {
       if (config.fundingMode !== 'superuser-credit') return { status: 'skipped', amountSats: 0 };
@@ -308,27 +355,31 @@ export function createPayoutActivities(deps: ActivityDeps, lnbits: LnbitsClient)
           return { status: 'done', amountSats };
         }
         if (input.decision !== 'not-credited') {
-          await setFundingStatus(pool, row.id, 'needs_attention', 'credit call may have happened; operator must decide');
-          throw new FundingNeedsAttentionError(`source wallet credit of ${amountSats} sats for ${tx.lamassuId} is uncertain`, 'funding');
+          // Looked up in LNbits (throws while LNbits cannot answer: retried).
+          if (await matchCredit(row)) {
+            await setFundingStatus(pool, row.id, 'done', 'credit found in LNbits');
+            return { status: 'done', amountSats };
+          }
+          const landBy = (row.claimedAt?.getTime() ?? 0) + config.lnbits.requestTimeoutMs + 60_000;
+          if (Date.now() < landBy) throw new Error(`source wallet credit of ${amountSats} sats for ${tx.lamassuId}: not in LNbits yet; looked up again until ${new Date(landBy).toISOString()}`);
+          log.warn({ transactionId: tx.id, amountSats }, 'no LNbits credit matches the claimed call: not credited, crediting again');
         }
-        await setFundingStatus(pool, row.id, 'pending', 'operator: not credited');
+        await setFundingStatus(pool, row.id, 'pending', input.decision === 'not-credited' ? 'operator: not credited' : 'not credited (looked up in LNbits)');
       }
-      if (!(await claimFundingCall(pool, row.id))) {
-        await setFundingStatus(pool, row.id, 'needs_attention', 'credit call claimed concurrently');
-        throw new FundingNeedsAttentionError(`source wallet credit for ${tx.lamassuId} is uncertain`, 'funding');
-      }
+      if (!(await claimFundingCall(pool, row.id))) throw new Error(`source wallet credit for ${tx.lamassuId}: claimed concurrently; looked up on the next attempt`);
       try {
         await lnbits.creditWallet(token, row.walletId, amountSats);
       } catch (err) {
-        if (err instanceof LnbitsAuthError || err instanceof LnbitsRejectedError) {
-          // LNbits refused before crediting: safe to try again later (attempts back to 0).
+        // LNbits refused before crediting, or the connection was refused (nothing sent): safe to try again (attempts back to 0).
+        if (err instanceof LnbitsAuthError || err instanceof LnbitsRejectedError || (err instanceof LnbitsTransientError && /ECONNREFUSED/.test(err.message))) {
           await setFundingStatus(pool, row.id, 'pending', message(err));
           throw err;
         }
-        await setFundingStatus(pool, row.id, 'needs_attention', message(err));
-        throw new FundingNeedsAttentionError(`source wallet credit outcome unknown: ${message(err)}`, 'funding');
+        // Outcome unknown: the next attempt looks the credit up in LNbits.
+        throw new Error(`source wallet credit outcome unknown (${message(err)}): looked up in LNbits on the next attempt`);
       }
       await setFundingStatus(pool, row.id, 'done');
+      await matchCredit({ ...row, claimedAt: row.claimedAt ?? new Date(Date.now() - 60_000) }).catch(() => false); // best effort: the audit link
       log.info({ transactionId: tx.id, amountSats }, 'source wallet credited');
       return { status: 'done', amountSats };
     },

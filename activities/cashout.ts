@@ -3,10 +3,12 @@
  * fund, pre-flight, reserve, pay (cashout-payout.ts), compensate, operator cancel, complete. Each is
  * idempotent; inputs and results are ids, amounts and states (never a key).
  */
-import { raiseAlert } from '../adapters/alerts';
+import { raiseAlert, resolveAlerts } from '../adapters/alerts';
 import { eligibleBalancesAt } from '../adapters/ledger/balances';
 import {
+  adoptCashOutTransaction,
   cancelFailedPayoutRows,
+  completePayment,
   failOpenPayouts,
   payoutsHalted,
   recordCashOutTransaction,
@@ -22,17 +24,26 @@ import { parseDecimal, toScaledInteger } from '../domain/decimal';
 import { BalanceWouldGoNegativeError, CashOutConfigError, InsufficientBalanceError, LedgerStateError } from '../domain/errors';
 import type { LamassuCashOut } from '../domain/lamassu-row';
 import { fiatMinor } from '../domain/money';
+import type { LamassuConnection } from '../adapters/lamassu/connection';
 import { createPayoutActivities, sourceAdminKey, toView, type PayoutView } from './cashout-payout';
+import { createCashOutChecks, type RefusedRecord } from './cashout-checks';
+import { checkCashOutConservation, type ConservationResult } from './cashout-conservation';
+import { createPayoutProof } from './payout-release-proof';
 import type { ActivityDeps } from './deps';
 
 export type { PayoutView };
 
 export interface RecordResult {
-  outcome: 'recorded' | 'duplicate';
+  /** refused: the input is not a real, final Lamassu cash-out (cashout-checks.ts): recorded rejected, 0 sats. */
+  outcome: 'recorded' | 'duplicate' | 'refused';
   transactionId: string;
   /** For a duplicate: the run that owns the ledger row (null: recorded outside a workflow, e.g. rejected). */
   ownerWorkflowId: string | null;
   ownerStatus: string;
+  /** Why a refused input was refused. */
+  reason?: string;
+  /** For a duplicate: Σ client sats the owning run paid (completed payouts). */
+  ownerPaidSats?: number;
 }
 
 export interface SplitResult {
@@ -50,6 +61,8 @@ export interface ReserveResult {
   reallocated: boolean;
   unallocatedSats: number;
   payoutConcurrency: number;
+  /** Client id → name, for the Web UI's details (names, not UUIDs). */
+  clientNames?: Record<string, string>;
 }
 
 const views = (rows: PaymentRow[]) => rows.map(toView);
@@ -64,10 +77,17 @@ function toInsert(row: LamassuCashOut) {
   };
 }
 
-export function createCashOutActivities(deps: ActivityDeps) {
+export interface CashOutActivityOptions {
+  /** The Lamassu connection the record step re-reads rows through (the worker shares the poller's). */
+  lamassu?: () => LamassuConnection;
+}
+
+export function createCashOutActivities(deps: ActivityDeps, opts: CashOutActivityOptions = {}) {
   const { config, pool, log } = deps;
   const lnbits = deps.lnbits ?? createLnbitsClient({ url: config.lnbits.url, timeoutMs: config.lnbits.requestTimeoutMs });
   const payout = createPayoutActivities(deps, lnbits);
+  const checks = createCashOutChecks(deps, opts);
+  const proof = createPayoutProof(deps, lnbits);
 
   /** Balances as of the cash-out's confirmation, allocated over its commission-free sats. */
   async function allocationFor(tx: TransactionRow): Promise<Allocation> {
@@ -79,6 +99,7 @@ export function createCashOutActivities(deps: ActivityDeps) {
 
   return {
     ...payout,
+    ...checks.activities,
 
     /**
      * Insert the transaction owned by this run. Already there under another run id (or none) → duplicate:
@@ -86,6 +107,9 @@ export function createCashOutActivities(deps: ActivityDeps) {
      */
     async recordCashOut(input: { row: LamassuCashOut; workflowId: string; runId: string }): Promise<RecordResult> {
       const { row, workflowId, runId } = input;
+      // Lamassu is the source of truth: a forged, changed or unfinished input is refused before anything is recorded.
+      const refused: RefusedRecord | null = await checks.verify(row, { workflowId, runId });
+      if (refused) return refused;
       const r = await recordCashOutTransaction(pool, toInsert(row), { workflowId, runId });
       if (r.outcome !== 'duplicate') return { outcome: 'recorded', transactionId: r.transaction.id, ownerWorkflowId: workflowId, ownerStatus: r.transaction.status };
       await raiseAlert(deps, {
@@ -95,14 +119,23 @@ export function createCashOutActivities(deps: ActivityDeps) {
         message: `Lamassu cash-out ${row.id} was started again (workflow ${workflowId}); the ledger already has it (status ${r.transaction.status}): nothing paid`,
         details: { lamassuId: row.id, workflowId, runId, ownerWorkflowId: r.transaction.workflowId, ownerRunId: r.ownerRunId, ledgerStatus: r.transaction.status },
       });
-      return { outcome: 'duplicate', transactionId: r.transaction.id, ownerWorkflowId: r.transaction.workflowId, ownerStatus: r.transaction.status };
+      // What the owning run paid, so a duplicate run can show the cash-out's truth instead of "0 sats".
+      const paid = await pool.query<{ s: string }>(
+        `SELECT COALESCE(sum(amount_sats), 0)::text AS s FROM satoshimachine.payments WHERE transaction_id = $1 AND kind = 'client' AND status = 'completed'`,
+        [r.transaction.id],
+      );
+      return { outcome: 'duplicate', transactionId: r.transaction.id, ownerWorkflowId: r.transaction.workflowId, ownerStatus: r.transaction.status, ownerPaidSats: Number(paid.rows[0]!.s) };
     },
 
     /** The commission split (config.commissionModel) and the dispensed fiat in exact minor units, stored once. */
     async splitCashOutCommission(input: { transactionId: string }): Promise<SplitResult> {
       const tx = await getTransaction(pool, input.transactionId);
+      const { rows: fee } = await pool.query(`SELECT fixed_fee::text AS fixed_fee FROM satoshimachine.lamassu_transactions WHERE id = $1`, [tx.id]);
       const commission = computeCommission(
-        { cryptoAtoms: tx.cryptoAtoms, commissionPercentage: tx.commissionPercentage, discount: tx.discount, fiat: tx.fiat, rawTickerPrice: tx.rawTickerPrice },
+        {
+          cryptoAtoms: tx.cryptoAtoms, commissionPercentage: tx.commissionPercentage, discount: tx.discount, fiat: tx.fiat, rawTickerPrice: tx.rawTickerPrice,
+          fixedFee: (fee[0]?.fixed_fee as string | null) ?? null,
+        },
         config.commissionModel,
       );
       const minor = fiatMinor(toScaledInteger(parseDecimal(tx.fiat, 'fiat'), config.lamassu.fiatDecimals, 'fiat'), 'fiat');
@@ -169,28 +202,34 @@ export function createCashOutActivities(deps: ActivityDeps) {
         }
       }
       const tx = await getTransaction(pool, input.transactionId);
-      return { payouts: views(rows), reallocated, unallocatedSats: tx.unallocatedSats ?? 0, payoutConcurrency: config.payoutConcurrency };
+      const names = await pool.query<{ id: string; name: string }>(`SELECT id::text, name FROM satoshimachine.clients WHERE id = ANY($1::uuid[])`, [
+        rows.flatMap((p) => (p.clientId ? [p.clientId] : [])),
+      ]);
+      return {
+        payouts: views(rows), reallocated, unallocatedSats: tx.unallocatedSats ?? 0, payoutConcurrency: config.payoutConcurrency,
+        clientNames: Object.fromEntries(names.rows.map((r) => [r.id, r.name])),
+      };
     },
 
     /**
-     * Compensation: pending payouts become failed and their client debits are restored. Each open payout
-     * with an invoice is first looked up with the payer's key: paid → completed (never reversed); no payment
-     * row, or a failed one → not paid, debit restored; an in-flight payment or no answer from LNbits →
-     * outcome unknown: failed but the debit is KEPT. Restoring it would let the client's balance buy sats in
-     * another cash-out while this payout may have been paid (paying the same fiat twice); the operator's
-     * retry (no re-debit, finds it paid or pays it) or cancel (asks LNbits, releases only if unpaid) settles it.
+     * Compensation: pending payouts become failed. Each open payout is first proven with LNbits
+     * (activities/payout-release-proof.ts): paid → completed (never reversed); no invoice stored, or its invoice
+     * proven unpayable (expired, failed in LNbits, never paid) → its client debit is restored; anything else
+     * — an invoice that could still be paid (a timed-out attempt's pay request may still land), LNbits not
+     * answering — → failed but the debit is KEPT, so the client's fiat cannot buy sats twice. "No payment
+     * row" is never read as "not paid". The operator's retry (no re-debit) or cancel (which waits for the
+     * proof) settles a kept debit.
      */
     async compensatePayouts(input: { transactionId: string; reason: string }): Promise<PayoutView[]> {
       const paid = new Set<string>();
       const unknown = new Set<string>();
-      const payer = config.lnbits.source.adminKey;
       for (const p of await listPayments(pool, input.transactionId)) {
-        if ((p.status !== 'pending' && p.status !== 'failed') || !p.paymentHash) continue;
-        const s = payer ? await lnbits.getPayment(payer, p.paymentHash).catch(() => undefined) : undefined;
-        if (s === undefined || (s !== null && !s.paid && s.status !== 'failed')) unknown.add(p.id);
-        else if (s?.paid) paid.add(p.id);
+        if (p.status !== 'pending' && p.status !== 'failed') continue;
+        const r = await proof.prove(p);
+        if (r.kind === 'paid') paid.add(p.id);
+        else if (r.kind !== 'unpayable') unknown.add(p.id);
       }
-      if (unknown.size) log.warn({ transactionId: input.transactionId, payouts: [...unknown] }, 'payout outcome unknown: debit kept until the operator retries or cancels');
+      if (unknown.size) log.warn({ transactionId: input.transactionId, payouts: [...unknown] }, 'payout may still be paid: debit kept until LNbits proves otherwise');
       return views(await failOpenPayouts(pool, input.transactionId, input.reason, paid, unknown));
     },
 
@@ -208,18 +247,19 @@ export function createCashOutActivities(deps: ActivityDeps) {
     },
 
     /**
-     * Operator cancel: failed payouts are closed as cancelled (balances stay restored). Each one with an
-     * invoice is checked with LNbits first: a paid one is completed (re-debited) instead. The transaction
-     * becomes completed if any sats were paid out, else failed.
+     * Operator cancel: failed payouts are closed as cancelled (their debit restored, their sats recorded as
+     * the cash-out's cancelled_sats). Each one is proven with LNbits first: a paid one is completed
+     * (re-debited) instead; one whose invoice could still be paid (not expired yet, or LNbits not answering)
+     * makes this activity retry — the cancel waits for the proof rather than release a debit that may still
+     * be spent. The transaction becomes completed if any sats were paid out, else failed.
      */
     async cancelCashOutPayouts(input: { transactionId: string; reason: string }): Promise<{ status: 'completed' | 'failed'; payouts: PayoutView[] }> {
       const paid = new Set<string>();
-      const payer = config.lnbits.source.adminKey;
       for (const p of await listPayments(pool, input.transactionId)) {
-        if (p.status !== 'failed' || !p.paymentHash) continue;
-        if (!payer) throw new CashOutConfigError('lnbits.source.adminKey is needed to verify a payout before cancelling it', 'lnbits.source.adminKey');
-        // Must be known: an unreachable LNbits makes this activity retry rather than cancel blindly.
-        if ((await lnbits.getPayment(payer, p.paymentHash))?.paid) paid.add(p.id);
+        if (p.status !== 'failed') continue;
+        const r = await proof.prove(p);
+        if (r.kind === 'paid') paid.add(p.id);
+        else if (r.kind !== 'unpayable') throw new Error(`payout ${p.id} may still be paid (${r.detail}): the cancel waits for LNbits' proof`);
       }
       const rows = await cancelFailedPayoutRows(pool, input.transactionId, input.reason, paid);
       const anyPaid = rows.some((p) => p.status === 'completed' && p.amountSats > 0);
@@ -228,13 +268,47 @@ export function createCashOutActivities(deps: ActivityDeps) {
       return { status, payouts: views(rows) };
     },
 
+    /**
+     * Recovery (`satmachine tx resume`, the sweep): this run takes the cash-out over from `previousRunId`,
+     * which is gone. Not adopted (another run holds it, or it is settled) → outcome duplicate: nothing moves.
+     */
+    async adoptCashOut(input: { transactionId: string; previousRunId: string | null; workflowId: string; runId: string }): Promise<RecordResult> {
+      const r = await adoptCashOutTransaction(pool, input.transactionId, input.previousRunId, { workflowId: input.workflowId, runId: input.runId });
+      if (r.adopted) {
+        log.warn({ transactionId: input.transactionId, previousRunId: input.previousRunId, runId: input.runId }, 'cash-out adopted by a recovery run');
+        return { outcome: 'recorded', transactionId: r.transaction.id, ownerWorkflowId: input.workflowId, ownerStatus: r.transaction.status };
+      }
+      return { outcome: 'duplicate', transactionId: r.transaction.id, ownerWorkflowId: r.transaction.workflowId, ownerStatus: r.transaction.status };
+    },
+
+    /**
+     * Recovery, before anything is paid again: each pending payout's invoice is looked up in LNbits; one the
+     * payer paid is completed (the run that paid it never got to record it).
+     */
+    async verifyCashOutPayouts(input: { transactionId: string }): Promise<PayoutView[]> {
+      const payer = sourceAdminKey(deps);
+      for (const p of await listPayments(pool, input.transactionId)) {
+        if (p.status !== 'pending' || !p.paymentHash) continue;
+        // Must be known: an unreachable LNbits makes this activity retry.
+        if ((await lnbits.getPayment(payer, p.paymentHash))?.paid) await completePayment(pool, p.id);
+      }
+      return views(await listPayments(pool, input.transactionId));
+    },
+
     /** Every payout completed → transaction completed. */
-    async completeCashOut(input: { transactionId: string }): Promise<{ payouts: PayoutView[] }> {
+    async completeCashOut(input: { transactionId: string }): Promise<{ payouts: PayoutView[]; conservation?: ConservationResult }> {
       const rows = await listPayments(pool, input.transactionId);
       const open = rows.filter((p) => p.status !== 'completed');
       if (open.length) throw new LedgerStateError(`transaction ${input.transactionId}: ${open.length} payout(s) not completed`, 'status');
       await setTransactionStatus(pool, input.transactionId, 'completed');
-      return { payouts: views(rows) };
+      // Checked at once (issue 13); a problem alerts, it never undoes or fails the completion.
+      const tx = await getTransaction(pool, input.transactionId);
+      const conservation = await checkCashOutConservation(deps, lnbits, sourceAdminKey(deps), tx, rows).catch((err: unknown) => {
+        log.warn({ transactionId: input.transactionId, err: err instanceof Error ? err.message : String(err) }, 'conservation check failed to run');
+        return undefined;
+      });
+      await resolveAlerts(deps, { dedupKeyLike: `cashout-needs-attention:${input.transactionId}:%` }, 'satmachine', `cash-out ${tx.lamassuId} completed`).catch(() => []);
+      return { payouts: views(rows), conservation };
     },
   };
 }

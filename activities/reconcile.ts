@@ -5,10 +5,10 @@
  * Keys are read from config inside the activity; findings hold ids and amounts only.
  */
 import { heartbeat } from '@temporalio/activity';
-import { raiseAlert, severityFor, type AlertSeverity } from '../adapters/alerts';
+import { raiseAlert, resolveAlerts, severityFor, type AlertSeverity } from '../adapters/alerts';
 import { createLnbitsClient } from '../adapters/lnbits/client';
 import { LnbitsAuthError } from '../adapters/lnbits/errors';
-import { beginReport, completedPayoutsPage, finishReport, reconcileLedger, type PayoutToVerify } from '../adapters/ledger/reconciliation';
+import { beginReport, completedPayoutsPage, finishReport, reconcileLedger, unpaidInvoicesPage, type PayoutToVerify } from '../adapters/ledger/reconciliation';
 import type { ActivityDeps } from './deps';
 
 export interface Finding {
@@ -50,6 +50,10 @@ export interface ReconciliationReport {
   alertsRaised: string[];
   summary: Record<string, unknown>;
 }
+
+/** Finding kinds of each part (an open alert of a kind the run checked and did not find is resolved). */
+const LEDGER_FINDING_KINDS = ['balance-mismatch', 'commission-formula', 'conservation', 'payout-over-allocated', 'payout-missing', 'deposit-pending-long'];
+const LNBITS_FINDING_KINDS = ['payout-not-in-lnbits', 'reconciliation-incomplete', 'commission-wallet-mismatch'];
 
 /** Findings kept per kind in workflow payloads and in the stored report (counts stay exact). */
 export const MAX_FINDINGS_PER_KIND = 50;
@@ -138,6 +142,32 @@ export function createReconcileActivities(deps: ActivityDeps) {
           heartbeat({ afterId, checked });
           if (keyRejected) break;
         }
+        // Payouts that are not completed, and replaced invoices: any LNbits payment of them is a finding (issue 19).
+        let afterKey: string | null = null;
+        while (!keyRejected) {
+          const page: Awaited<ReturnType<typeof unpaidInvoicesPage>> = await unpaidInvoicesPage(pool, { afterKey, limit: PAGE });
+          if (page.length === 0) break;
+          await forEachLimited(page, input.concurrency ?? 8, async (p) => {
+            if (keyRejected) return;
+            try {
+              const s = await lnbits.getPayment(sourceKey, p.paymentHash!);
+              checked++;
+              if (s && (s.paid || s.status === 'pending')) {
+                add({
+                  kind: 'payout-paid-not-completed',
+                  subject: p.id,
+                  message: `payout ${p.id} (${p.kind}, ${p.amountSats} sats) is ${p.status} in the ledger, but LNbits has a ${s.paid ? 'paid' : 'pending'} payment of its invoice ${p.paymentHash}`,
+                  details: { ...p, lnbitsStatus: s.status, amountMsat: s.amountMsat.toString() },
+                });
+              }
+            } catch (err) {
+              if (err instanceof LnbitsAuthError) keyRejected = true;
+              else unreachable++;
+            }
+          });
+          afterKey = page[page.length - 1]!.key;
+          heartbeat({ afterKey, checked });
+        }
         if (keyRejected) add({ kind: 'reconciliation-incomplete', subject: 'lnbits.source', message: 'LNbits rejected the source wallet key: payouts not verified', details: { checked } });
         if (unreachable) add({ kind: 'reconciliation-incomplete', subject: 'lnbits', message: `${unreachable} payout(s) could not be verified: LNbits did not answer`, details: { unreachable } });
       }
@@ -158,12 +188,12 @@ export function createReconcileActivities(deps: ActivityDeps) {
           const diffMsat = w.balanceMsat - expectedMsat;
           Object.assign(summary, { commissionExpectedSats: rows[0]!.s, commissionSince: config.reconcileSince ?? null, commissionWalletDifferenceMsat: diffMsat.toString() });
           const abs = diffMsat < 0n ? -diffMsat : diffMsat;
-          if (config.reconcileSince && abs > BigInt(config.alerts.maxBalanceDiscrepancySats) * 1000n) {
+          if (config.reconcileCommissionWallet && abs > BigInt(config.alerts.maxBalanceDiscrepancySats) * 1000n) {
             add({
               kind: 'commission-wallet-mismatch',
               subject: 'lnbits.commission',
-              message: `commission wallet holds ${w.balanceMsat} msat; Σ commission since ${config.reconcileSince} is ${expectedMsat} msat (difference ${diffMsat} msat)`,
-              details: { balanceMsat: w.balanceMsat.toString(), expectedMsat: expectedMsat.toString(), differenceMsat: diffMsat.toString(), since: config.reconcileSince },
+              message: `commission wallet holds ${w.balanceMsat} msat; Σ commission since ${config.reconcileSince ?? 'the beginning'} is ${expectedMsat} msat (difference ${diffMsat} msat; reconcileSince sets the start)`,
+              details: { balanceMsat: w.balanceMsat.toString(), expectedMsat: expectedMsat.toString(), differenceMsat: diffMsat.toString(), since: config.reconcileSince ?? null },
             });
           }
         } catch (err) {
@@ -201,6 +231,14 @@ export function createReconcileActivities(deps: ActivityDeps) {
           details: { reportId: input.reportId, count: n, subjects: of.slice(0, 20).map((f) => f.subject) },
         });
         if (r.raised) alertsRaised.push(kind);
+      }
+      // Kinds this run checked and found clean (or under their threshold): their open alerts are resolved.
+      const lnbitsRan = input.parts.some((p) => p.part === 'lnbits' && !p.summary.skipped);
+      const checked = [...LEDGER_FINDING_KINDS, ...(lnbitsRan ? LNBITS_FINDING_KINDS : [])];
+      const still = new Set(alertsRaised.concat(Object.keys(counts).filter((k) => k !== 'balance-mismatch' || findings.some((f) => f.kind === k && Math.abs(Number(f.details.discrepancyFiatMinor)) > maxFiat))));
+      for (const kind of checked) {
+        if (still.has(kind)) continue;
+        await resolveAlerts(deps, { dedupKeyLike: `reconcile:${kind}:%` }, 'satmachine', `reconciliation ${input.reportId}: no ${kind} finding`);
       }
       return { reportId: input.reportId, startedAt: input.startedAt, finishedAt, counts, findings, alertsRaised, summary };
     },

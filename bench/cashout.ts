@@ -7,7 +7,13 @@
  * the workflow's result, then verifies the ledger and LNbits sat for sat (exit 1 when anything disagrees).
  * Activities and LNbits calls are timed in-process to tell where the time goes.
  *
- *   npx tsx bench/cashout.ts [--sequential N] [--concurrent N]
+ * (c) P1's reference, the raw LNbits rail: after verification, the same number of payouts as (b) made directly
+ * (create the recipient's invoice, pay it from the source wallet) on the same LNbits and wallets at the same
+ * number of payments in flight (concurrent cash-outs × payoutConcurrency), with no Temporal and no ledger.
+ * The pipeline's payouts/s over the rail's is P1's ratio (goal ≥ 0.8). P5: the peak RSS of this process,
+ * which hosts the worker (an upper bound of the worker's own).
+ *
+ *   npx tsx bench/cashout.ts [--sequential N] [--concurrent N] [--clients N] [--lnbits-db sqlite|postgres] [--no-rail]
  * Prints one JSON object; everything started is stopped afterwards, after failures and Ctrl-C too.
  */
 import { execFileSync } from 'node:child_process';
@@ -34,12 +40,14 @@ import { startPostgres } from '../test/support/postgres';
 import { logTail, sleep, spawnGroup } from '../test/support/process-group';
 import type { TestStack } from '../test/support/stack';
 import { startTestWorker, testClient, uniqueTaskQueue } from '../test/support/temporal-client';
-import { intArg, machine } from './common';
+import { choiceArg, intArg, machine } from './common';
 
 
 const SEQUENTIAL = intArg('sequential', 20);
 const CONCURRENT = intArg('concurrent', 50);
-const CLIENTS = 5;
+const CLIENTS = intArg('clients', 5);
+const LNBITS_DB = choiceArg('lnbits-db', ['sqlite', 'postgres'] as const, 'sqlite');
+const RAIL = !process.argv.includes('--no-rail');
 const WARMUP = 1;
 const TOTAL = WARMUP + SEQUENTIAL + CONCURRENT;
 const ROW = cashOutRow(); // the fixture's row: 512 400 sats for 4000 GTQ at 5.5 %
@@ -278,6 +286,48 @@ async function verify(world: CashOutWorld, lamassuIds: string[], sourceBeforeSat
   return { transactions: txs.length, clientSatsPaid: paidSats, commissionSatsPaid: commissionLedgerSats, sourceSatsLeft: sourceSats };
 }
 
+// ---- P1's reference: the raw rail (LNbits alone, same wallets, same payments in flight)
+
+async function runRail(world: CashOutWorld, payouts: number, inFlight: number, cpuIds: Parameters<typeof cpuSeconds>[0]) {
+  const lnbits = createLnbitsClient({ url: world.config.lnbits.url, timeoutMs: world.config.lnbits.requestTimeoutMs });
+  const payer = world.source.adminKey;
+  const amountSats = Math.floor(ROW_SATS / (CLIENTS + 1));
+  const before = await walletSats(world.source);
+  if (before < payouts * amountSats) throw new Error(`rail: source wallet holds ${before} sats, needs ${payouts * amountSats}`);
+  let next = 0;
+  let failed = 0;
+  const cpuStart = cpuSeconds(cpuIds);
+  const t0 = performance.now();
+  const lane = async () => {
+    while (next < payouts) {
+      const i = next++;
+      const recipient = world.clients[i % world.clients.length]!.wallet;
+      const inv = await lnbits.createInvoice(recipient.invoiceKey, { amountSats, memo: `rail ${i}`, extra: { tag: 'bench-rail' }, expirySeconds: 3600 });
+      const out = await lnbits.payInvoice(payer, inv.bolt11);
+      if (out.kind !== 'paid') failed++;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(inFlight, payouts) }, lane));
+  const totalMs = performance.now() - t0;
+  const spent = before - (await walletSats(world.source));
+  if (failed || spent !== (payouts - failed) * amountSats) throw new Error(`rail: ${failed} payment(s) failed, source spent ${spent} sats for ${payouts} × ${amountSats}`);
+  return { payouts, inFlight: Math.min(inFlight, payouts), amountSats, totalS: round(totalMs / 1000, 2), payoutsPerSecond: round(payouts / (totalMs / 1000), 1), cpuSeconds: cpuDelta(cpuStart, cpuSeconds(cpuIds)) };
+}
+
+/** LNbits on SQLite (its data folder) or on a database of its own in the run's PostgreSQL. */
+async function startLnbitsOn(db: 'sqlite' | 'postgres', runDir: string, pg: Promise<{ adminUrl: string }>) {
+  if (db === 'sqlite') return startLnbits({ dataDir: path.join(runDir, 'lnbits') });
+  const { adminUrl } = await pg;
+  const { default: pgLib } = await import('pg');
+  const admin = new pgLib.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query('CREATE DATABASE lnbits_bench');
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = '/lnbits_bench';
+  return startLnbits({ dataDir: path.join(runDir, 'lnbits'), databaseUrl: url.toString().replace(/^postgresql:/, 'postgres:') });
+}
+
 // ---- the run
 
 async function main(): Promise<void> {
@@ -295,10 +345,11 @@ async function main(): Promise<void> {
 
   try {
     const t0 = performance.now();
+    const pgReady = startPostgres({ dataDir: path.join(runDir, 'pg') }).then((s) => (stops.push(['postgres', s.stop]), s));
     const [postgres, temporal, lnbits, bundle] = await Promise.all([
-      startPostgres({ dataDir: path.join(runDir, 'pg') }).then((s) => (stops.push(['postgres', s.stop]), s)),
+      pgReady,
       startQuietTemporal(runDir).then((s) => (stops.push(['temporal', s.stop]), s)),
-      startLnbits({ dataDir: path.join(runDir, 'lnbits') }).then((s) => (stops.push(['lnbits', s.stop]), s)),
+      startLnbitsOn(LNBITS_DB, runDir, pgReady).then((s) => (stops.push(['lnbits', s.stop]), s)),
       bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows', 'index.ts'), logger: quietLogger }).then((b) => {
         const codePath = path.join(runDir, 'workflow-bundle.js');
         writeFileSync(codePath, b.code);
@@ -319,7 +370,7 @@ async function main(): Promise<void> {
 
     // Source: every cash-out's sats and a margin. Deposits: the fixture's 500, 750, … GTQ, topped up
     // proportionally (same split) so that the clients' balances cover every cash-out's 4000 GTQ.
-    const sourceBeforeSats = TOTAL * ROW_SATS + 1_000_000;
+    const sourceBeforeSats = (TOTAL + (RAIL ? CONCURRENT : 0)) * ROW_SATS + 1_000_000;
     const t1 = performance.now();
     const world = await createCashOutWorld({ taskQueue: uniqueTaskQueue('bench-cashout'), clients: CLIENTS, sourceSats: Math.min(sourceBeforeSats, MAX_CREDIT_SATS) });
     stops.push(['ledger', world.close]);
@@ -378,6 +429,9 @@ async function main(): Promise<void> {
     lamassuIds.push(...con.map((r) => r.lamassuId));
 
     const verification = await verify(world, lamassuIds, sourceBeforeSats);
+    const pipelinePayoutsPerSecond = (CONCURRENT * (CLIENTS + 1)) / (conTotalMs / 1000);
+    const rail = RAIL ? await runRail(world, CONCURRENT * (CLIENTS + 1), CONCURRENT * world.config.payoutConcurrency, cpuIds) : null;
+    const peakRssMiB = round(process.resourceUsage().maxRSS / 1024, 1);
 
     const pgVersion = (await world.db.pool.query('SHOW server_version')).rows[0].server_version as string;
     const temporalVersion = /temporal version (\S+)/.exec(execFileSync(toolPaths().temporalCli, ['--version'], { encoding: 'utf8' }))?.[1] ?? 'unknown';
@@ -390,7 +444,7 @@ async function main(): Promise<void> {
         ...machine(),
         postgres: `${pgVersion} ${postgres.embedded ? 'embedded' : '(DATABASE_URL)'}`,
         temporal: `CLI ${temporalVersion} dev server`,
-        lnbits: `${lnbitsVersion} FakeWallet (SQLite)`,
+        lnbits: `${lnbitsVersion} FakeWallet (${LNBITS_DB === 'postgres' ? 'PostgreSQL' : 'SQLite'})`,
         // The machine may be shared (other test runs): a 1-minute load above the core count means contention.
         loadAvg1m: { atStart: load1mStart, atEnd: load1mEnd },
       },
@@ -423,6 +477,8 @@ async function main(): Promise<void> {
           activities: perName(conSpans.filter((s) => s.name.startsWith('activity:'))),
           lnbitsCalls: perName(conSpans.filter((s) => s.name.startsWith('lnbits:'))),
         },
+        rail: rail && { ...rail, goal: 'pipeline ≥ 0.8 × rail', pipelineOverRail: round(pipelinePayoutsPerSecond / rail.payoutsPerSecond, 2) },
+        peakRssMiB: { value: peakRssMiB, goal: '< 300 MiB (worker)', note: 'this process: worker, client and bench bookkeeping' },
         verification,
         verified: true,
       },

@@ -12,3 +12,11 @@ export function machine(): { cpus: number; cpuModel: string; memGiB: number; nod
   const cpus = os.cpus();
   return { cpus: cpus.length, cpuModel: cpus[0]?.model ?? 'unknown', memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version };
 }
+
+export function choiceArg<T extends string>(name: string, choices: readonly T[], def: T): T {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return def;
+  const v = process.argv[i + 1] as T;
+  if (!choices.includes(v)) throw new Error(`--${name}: expected one of ${choices.join(', ')}`);
+  return v;
+}

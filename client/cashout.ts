@@ -10,6 +10,7 @@ import type { LamassuCashOut } from '../domain/lamassu-row';
 import { CashOutStatus, LamassuTxId, SatmachineKind } from '../domain/search-attributes';
 import { cashOutWorkflow } from '../workflows/cashout';
 import { cashOutSummary, type CashOutInput } from '../workflows/cashout-types';
+import { cashOutRunOptions } from './recovery';
 
 export type StartCashOutOutcome = 'started' | 'already-started';
 
@@ -17,15 +18,16 @@ export async function startCashOut(
   client: Client,
   config: Config,
   row: LamassuCashOut,
-  opts: Omit<CashOutInput, 'row'> & { workflowId?: string } = {},
+  opts: Omit<CashOutInput, 'row'> & { workflowId?: string; restartClosed?: boolean } = {},
 ): Promise<StartCashOutOutcome> {
-  const { workflowId = cashOutWorkflowId(row.id), ...extra } = opts;
+  const { workflowId = cashOutWorkflowId(row.id), restartClosed = false, ...extra } = opts;
   try {
     await client.workflow.start(cashOutWorkflow, {
       workflowId,
       taskQueue: config.temporal.taskQueue,
-      args: [{ row, ...extra }],
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      args: [{ row, ...cashOutRunOptions(config), ...extra }],
+      // restartClosed: a row with no ledger record whose earlier run closed before recording it (issue 19).
+      workflowIdReusePolicy: restartClosed ? 'ALLOW_DUPLICATE' : 'REJECT_DUPLICATE',
       workflowIdConflictPolicy: 'FAIL',
       typedSearchAttributes: [
         { key: SatmachineKind, value: 'cashout' },

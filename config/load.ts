@@ -71,6 +71,10 @@ const ENV_MAP: Record<string, string> = {
   SATMACHINE_HTTP_ADDRESS: 'httpAddress',
   SATMACHINE_READY_MAX_POLL_AGE_SECONDS: 'readyMaxPollAgeSeconds',
   SATMACHINE_SHUTDOWN_GRACE_SECONDS: 'shutdownGraceSeconds',
+  CONSOLE_HOST: 'console.host',
+  CONSOLE_PORT: 'console.port',
+  CONSOLE_PUBLIC_URL: 'console.publicUrl',
+  TEMPORAL_UI_URL: 'console.temporalUiUrl',
 };
 
 const BOOLEAN_PATHS = new Set(['temporal.tls', 'lnbits.allowInsecureHttp']);

@@ -56,10 +56,11 @@ export const lnbitsSchema = z.object({
   superuserToken: z.string().min(1).optional(),
   requestTimeoutMs: positiveInt.default(10_000),
   /**
-   * Expiry of the payout invoices we create (LNbits' own default is 1 h). Long, because a payout may wait
-   * days in needs_attention; an expired one is replaced only once LNbits reports it failed (unpayable).
+   * Expiry of the payout invoices we create (LNbits' own default is 1 h). Short (10 min): a debit is given
+   * back only once LNbits proves the payout's invoice unpayable, which needs it expired (activities/payout-proof.ts);
+   * a pending payout's expired, failed invoice is replaced by a fresh one on its next attempt.
    */
-  invoiceExpirySeconds: positiveInt.default(7 * 24 * 3600),
+  invoiceExpirySeconds: positiveInt.default(600),
 }).superRefine((l, ctx) => {
   // The message names the rule, never the URL (it may hold credentials).
   const u = new URL(l.url);
@@ -107,6 +108,10 @@ export const alertsSchema = z.object({
   emailTo: z.string().min(1).optional(),
   emailFrom: z.string().min(1).default('satmachine@localhost'),
   quietPeriodMinutes: positiveInt.default(60),
+  /** An unacknowledged critical alert is sent to the channels again after this long (and every this long). */
+  renotifyCriticalMinutes: positiveInt.default(60),
+  /** Lamassu fetches failing without a success for this long raise `poll-failing` (default 3 min: alerted within ~4 min). */
+  pollFailureAlertSeconds: positiveInt.default(180),
   stuckPayoutMinutes: positiveInt.default(15),
   stuckPayoutCriticalHours: positiveInt.default(2),
   maxPollDelayHours: positiveInt.default(24),
@@ -125,6 +130,66 @@ export const alertsSchema = z.object({
   severities: z.record(z.string(), z.enum(['info', 'medium', 'high', 'critical'])).default({}),
 });
 
+/**
+ * What a cash-out must pass before money moves (workflows/cashout-hold.ts). A failing cash-out is HELD for the
+ * operator (`satmachine tx approve|reject`), never paid silently. Amounts: sats as integers, fiat in whole
+ * units of lamassu.fiatCode as decimal text (defaults sized for one GTQ ATM).
+ */
+export const cashOutChecksSchema = z.object({
+  /**
+   * The record step re-reads the row by id from Lamassu and refuses a workflow input that is not there,
+   * differs or is not final. Only tests that start workflows without a Lamassu database turn it off.
+   */
+  verifyInLamassu: z.boolean().default(true),
+  /** Price band, caps and the other plausibility checks (off only in tests with made-up amounts). */
+  plausibility: z.boolean().default(true),
+  /** crypto_atoms may differ by this many percent from what the ticker (less commission) buys for the fiat. */
+  priceBandPercent: z.coerce.number().int().min(1).max(100).default(10),
+  /** Recent cash-outs whose median price stands in for a missing raw_ticker_price. */
+  referenceCashOuts: positiveInt.default(10),
+  maxCashOutSats: positiveInt.default(5_000_000),
+  maxCashOutFiat: z.string().regex(/^\d{1,12}$/, 'expected whole fiat units').default('20000'),
+  maxDailySats: positiveInt.default(30_000_000),
+  maxDailyFiat: z.string().regex(/^\d{1,12}$/, 'expected whole fiat units').default('150000'),
+  /** Lamassu's clock may run ahead of ours by this much before confirmed_at counts as "in the future". */
+  clockSkewSeconds: positiveInt.default(300),
+  /** Rows Lamassu counts as dispensed (error IS NULL AND dispense) but not payable after this long are alerted. */
+  dispensedNotFinalHours: positiveInt.default(24),
+});
+
+/** The web console (console/): client statements and the operator pages. */
+export const consoleSchema = z.object({
+  /** 127.0.0.1 by default: the console sits behind the operator's TLS reverse proxy (docs/runbook.md). */
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.coerce.number().int().min(0).max(65535).default(8080),
+  /** The address clients and operators use (the reverse proxy's https URL); statement links are built on it. */
+  publicUrl: z.url().optional(),
+  /**
+   * Behind a TLS reverse proxy: cookies get the Secure flag and X-Forwarded-* is trusted from the proxy.
+   * Default: true when publicUrl is https.
+   */
+  behindTls: z.boolean().optional(),
+  /** Operators who may log in: scrypt hashes made by `satmachine console hash-password`. */
+  operators: z.array(z.object({ name: z.string().trim().min(1), passwordHash: z.string().regex(/^scrypt\$/, 'expected a hash from `satmachine console hash-password`') })).default([]),
+  sessionHours: positiveInt.default(12),
+  /** Failed and successful logins allowed per client address per minute. */
+  loginAttemptsPerMinute: positiveInt.default(5),
+  /** Temporal Web UI base URL for the cash-out workflow links (e.g. http://127.0.0.1:8233). */
+  temporalUiUrl: z.url().optional(),
+});
+
+/** Fault recovery of the cash-out payouts (issue 19). */
+export const payoutsSchema = z.object({
+  /** A transfer keeps trying through an outage of LNbits or the ledger this long (minutes) before the payout stage fails. */
+  outageRetryMinutes: positiveInt.default(360),
+  /** Longest pause between two rounds of a transfer's attempts during an outage (seconds). */
+  outageBackoffMaxSeconds: positiveInt.default(60),
+  /** The stuck-payout sweep starts a recovery run for a cash-out whose workflow is gone (else it only alerts). */
+  autoResume: z.boolean().default(true),
+  /** A cash-out's workflow counts as gone only after its ledger row has not changed for this long (minutes). */
+  orphanAfterMinutes: positiveInt.default(5),
+});
+
 export const configSchema = z.object({
   temporal: temporalSchema.default(temporalSchema.parse({})),
   /** The ledger (our own PostgreSQL). When absent the sandbox/test harness starts one. */
@@ -132,13 +197,21 @@ export const configSchema = z.object({
   lnbits: lnbitsSchema.default(lnbitsSchema.parse({})),
   lamassu: lamassuSchema.default(lamassuSchema.parse({})),
   commissionModel: z.enum(['runbook', 'lamassu-ticker']).default('runbook'),
+  cashOutChecks: cashOutChecksSchema.default(cashOutChecksSchema.parse({})),
   fundingMode: z.enum(['prefunded', 'superuser-credit']).default('prefunded'),
   payoutConcurrency: positiveInt.default(4),
+  payouts: payoutsSchema.default(payoutsSchema.parse({})),
   /** Used to encrypt client invoice keys at rest (32+ chars). */
   encryptionKey: z.string().min(32).optional(),
   alerts: alertsSchema.default(alertsSchema.parse({})),
-  /** Start of the period the reconciliation compares the commission wallet against. */
+  /**
+   * The commission-wallet check of the reconciliation: the wallet's balance must equal Σ completed commission
+   * payouts since reconcileSince (absent: since the beginning — right for a wallet that only ever receives our
+   * commission). Set reconcileSince to the last time the wallet was emptied or funded otherwise.
+   */
   reconcileSince: z.iso.datetime({ offset: true }).optional(),
+  /** On by default (issue 13); false turns the commission-wallet check off (e.g. a shared commission wallet). */
+  reconcileCommissionWallet: z.boolean().default(true),
   log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
   metricsPort: port.optional(),
   /** The worker's operations endpoint (/healthz, /readyz, /metrics), `host:port`; off when absent. */
@@ -147,6 +220,7 @@ export const configSchema = z.object({
   readyMaxPollAgeSeconds: positiveInt.optional(),
   /** On SIGTERM/SIGINT running activities get this long to finish before they are cancelled. */
   shutdownGraceSeconds: positiveInt.default(60),
+  console: consoleSchema.default(consoleSchema.parse({})),
 });
 
 export type Config = z.infer<typeof configSchema>;

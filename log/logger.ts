@@ -7,7 +7,7 @@ import pino, { type Logger } from 'pino';
 const SECRET_KEYS = [
   'adminKey', 'invoiceKey', 'inkey', 'adminkey', 'apiKey', 'superuserToken', 'token', 'password',
   'privateKey', 'passphrase', 'encryptionKey', 'tlsKey', 'databaseUrl', 'connectionString', 'smtpUrl',
-  'authorization', 'Authorization', 'X-Api-Key', 'x-api-key', 'lamassuDatabaseUrl', 'ledgerDatabaseUrl',
+  'passwordHash', 'authorization', 'Authorization', 'X-Api-Key', 'x-api-key', 'lamassuDatabaseUrl', 'ledgerDatabaseUrl',
 ];
 export const redactPaths = SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `*.*.*.${k}`]);
 

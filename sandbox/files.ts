@@ -27,6 +27,9 @@ export interface SandboxInfo {
   configPath: string;
   dataDir: string;
   logDir: string;
+  /** The web console and the sandbox's operator login (a new password each run). */
+  consoleUrl: string;
+  consoleLogin: { name: string; password: string };
 }
 
 /** Written atomically with mode 0600 (created with it, never world-readable for a moment). */

@@ -25,10 +25,10 @@ function superuserPassword(dir: string): string {
   return password;
 }
 
-export async function startSandboxLnbits(opts: { dataDir: string; randomPorts: boolean }): Promise<TestLnbits & { port: number; logFile: string }> {
+export async function startSandboxLnbits(opts: { dataDir: string; randomPorts: boolean; databaseUrl?: string }): Promise<TestLnbits & { port: number; logFile: string }> {
   const dir = path.join(opts.dataDir, 'lnbits');
   mkdirSync(dir, { recursive: true });
   const port = !opts.randomPorts && (await portFree(DEFAULT_LNBITS_PORT)) ? DEFAULT_LNBITS_PORT : await freePort();
-  const lnbits = await startLnbits({ dataDir: dir, port, superuserPassword: superuserPassword(dir) });
+  const lnbits = await startLnbits({ dataDir: dir, port, superuserPassword: superuserPassword(dir), databaseUrl: opts.databaseUrl });
   return { ...lnbits, port, logFile: path.join(dir, 'lnbits.log') };
 }

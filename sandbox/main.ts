@@ -109,6 +109,7 @@ async function printBanner(s: Sandbox, o: MainOptions, t0: number): Promise<void
   out(`  Temporal Web UI   ${i.temporalUiUrl}/namespaces/${i.namespace}/workflows   (one workflow per cash-out: lamassu-tx-<id>)`);
   out(`  Temporal          ${i.temporalAddress}, namespace ${i.namespace}, task queue ${i.taskQueue}`);
   out(`  LNbits            ${i.lnbitsUrl}  (FakeWallet; source ${i.sourceWalletId.slice(0, 8)}…, commission ${i.commissionWalletId.slice(0, 8)}…, ${i.clients.length} clients)`);
+  out(`  Web console       ${i.consoleUrl}   (log in as "${i.consoleLogin.name}", password ${i.consoleLogin.password})`);
   out(`  Ledger            ${mask(i.ledgerDatabaseUrl)}`);
   out(`  Lamassu (sim)     ${mask(i.lamassuDatabaseUrl)}  ${i.lamassuMode === 'ssh' ? 'read through the SSH tunnel' : 'read directly (no sshd)'}`);
   out(`  ATM               ${o.atmInterval > 0 ? `a cash-out every ${o.atmInterval} s (--atm-interval N)` : 'off (--atm-interval 0)'}; the poller looks every ${s.config.lamassu.pollIntervalSeconds} s`);
@@ -145,6 +146,7 @@ async function runSandbox(o: MainOptions): Promise<number> {
       atmIntervalSeconds: o.atmInterval,
       pollIntervalSeconds: o.pollInterval,
       useSshd: o.sshd,
+      lnbitsPostgres: o.lnbitsPostgres,
       databaseUrl: process.env.DATABASE_URL || undefined,
       logLevel: o.logLevel,
       verbose: o.verbose,

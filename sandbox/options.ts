@@ -8,6 +8,8 @@ export interface MainOptions {
   atmInterval: number;
   pollInterval: number;
   sshd: boolean;
+  /** LNbits on the sandbox's PostgreSQL instead of SQLite. */
+  lnbitsPostgres: boolean;
   verbose: boolean;
   logLevel: string;
   /** Run the sandbox in this process instead of a detached child (tests, debugging). */
@@ -37,13 +39,14 @@ export function parseMainOptions(argv: string[]): MainOptions {
     .option('--atm-interval <seconds>', 'seconds between simulated cash-outs (0: none)', nonNegative('--atm-interval'), 8)
     .option('--poll-interval <seconds>', 'seconds between Lamassu polls', positive('--poll-interval'), 5)
     .option('--no-sshd', 'read the simulated Lamassu database directly, without the SSH tunnel')
+    .option('--lnbits-postgres', "LNbits keeps its data in the sandbox's PostgreSQL (no single SQLite writer)", false)
     .option('--verbose', 'print every log line to the terminal', false)
     .option('--log-level <level>', 'log level of logs/*.log', 'info')
     .option('--no-detach', 'run the sandbox in this process (Ctrl-C then also reaches its PostgreSQL)')
     .exitOverride()
     .showHelpAfterError();
   program.parse(argv, { from: 'user' });
-  const o = program.opts<{ fresh: boolean; dataDir?: string; ports: string; randomPorts: boolean; atmInterval: number; pollInterval: number; sshd: boolean; verbose: boolean; logLevel: string; detach: boolean }>();
+  const o = program.opts<{ fresh: boolean; dataDir?: string; ports: string; randomPorts: boolean; atmInterval: number; pollInterval: number; sshd: boolean; lnbitsPostgres: boolean; verbose: boolean; logLevel: string; detach: boolean }>();
   if (o.ports !== 'fixed' && o.ports !== 'random') throw new Error('--ports must be fixed or random');
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(o.logLevel)) throw new Error('--log-level must be one of fatal, error, warn, info, debug, trace, silent');
   return {
@@ -53,6 +56,7 @@ export function parseMainOptions(argv: string[]): MainOptions {
     atmInterval: o.atmInterval,
     pollInterval: o.pollInterval,
     sshd: o.sshd,
+    lnbitsPostgres: o.lnbitsPostgres,
     verbose: o.verbose,
     logLevel: o.logLevel,
     detach: o.detach,

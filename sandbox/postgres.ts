@@ -13,6 +13,8 @@ export const LEDGER_DB = 'satmachine';
 export const LAMASSU_DB = 'lamassu_sim';
 
 export interface SandboxPostgres {
+  /** The server's admin URL (database postgres): for LNbits' own database with --lnbits-postgres. */
+  adminUrl: string;
   ledgerUrl: string;
   lamassuUrl: string;
   /** True when the project started its own server (false: DATABASE_URL). */
@@ -41,7 +43,7 @@ export function withDatabase(url: string, database: string): string {
   return u.toString();
 }
 
-async function ensureDatabase(adminUrl: string, name: string): Promise<boolean> {
+export async function ensureDatabase(adminUrl: string, name: string): Promise<boolean> {
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
@@ -91,7 +93,7 @@ export async function startSandboxPostgres(opts: { dataDir: string; databaseUrl?
     await ensureDatabase(adminUrl, lamassuDb);
     const lamassuUrl = withDatabase(adminUrl, lamassuDb);
     await ensureLamassuSchema(lamassuUrl);
-    return { ledgerUrl, lamassuUrl, embedded: !opts.databaseUrl, stop };
+    return { adminUrl, ledgerUrl, lamassuUrl, embedded: !opts.databaseUrl, stop };
   } catch (err) {
     await stop();
     throw err;

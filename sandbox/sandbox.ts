@@ -19,12 +19,14 @@ import { ensureDemoData, topUpClients, type DemoDeps } from './demo-data';
 import { readPrevious, writePrivateJson, type SandboxInfo } from './files';
 import { startSandboxLnbits } from './lnbits';
 import { createSandboxLogger } from './log';
-import { startSandboxPostgres } from './postgres';
+import { ensureDatabase, startSandboxPostgres, withDatabase } from './postgres';
 import { runSandboxSetup } from './setup';
 import { SandboxStartError, checkTemporalPorts, startSandboxTemporal } from './temporal';
 import { findLeftovers, runningSandboxPid, stopLeftovers } from './leftovers';
 import { watchOutcomes, type CashOutOutcome } from './watch';
 import { startSandboxWorker, type SandboxWorker } from './worker';
+import { hashPassword } from '../console/passwords';
+import { SANDBOX_CONSOLE_PORT, SANDBOX_OPERATOR, startSandboxConsole } from './console';
 
 export const DEFAULT_DATA_DIR = path.dirname(sandboxConfigPath);
 
@@ -43,6 +45,8 @@ export interface SandboxOptions {
   pollIntervalSeconds?: number;
   /** Try to reach the simulated Lamassu database through a local sshd (default true). */
   useSshd?: boolean;
+  /** LNbits keeps its data in a database of the sandbox's PostgreSQL instead of SQLite (no single writer). */
+  lnbitsPostgres?: boolean;
   /** A PostgreSQL of one's own (the ledger database); otherwise the embedded one. */
   databaseUrl?: string;
   logLevel?: string;
@@ -118,12 +122,17 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     const randomPorts = !!opts.randomPorts;
     // The fixed ports first: a second sandbox or `npm run temporal` is the common reason a start fails.
     if (!randomPorts) await checkTemporalPorts();
+    const pgStarting = timed('PostgreSQL', () => startSandboxPostgres({ dataDir, databaseUrl: opts.databaseUrl }), (p) =>
+      p.embedded ? `PostgreSQL (embedded, data in ${rel(path.join(dataDir, 'pg'))})` : 'PostgreSQL (DATABASE_URL)',
+    );
     const starting = [
-      timed('PostgreSQL', () => startSandboxPostgres({ dataDir, databaseUrl: opts.databaseUrl }), (p) =>
-        p.embedded ? `PostgreSQL (embedded, data in ${rel(path.join(dataDir, 'pg'))})` : 'PostgreSQL (DATABASE_URL)',
-      ),
+      pgStarting,
       timed('Temporal', () => startSandboxTemporal({ dataDir, logDir, randomPorts }), (t) => `Temporal dev server ${t.address}, Web UI ${t.uiUrl}`),
-      timed('LNbits', () => startSandboxLnbits({ dataDir, randomPorts }), (l) => `LNbits ${l.url} (FakeWallet)`),
+      timed(
+        'LNbits',
+        async () => startSandboxLnbits({ dataDir, randomPorts, databaseUrl: opts.lnbitsPostgres ? await lnbitsDatabase((await pgStarting).adminUrl) : undefined }),
+        (l) => `LNbits ${l.url} (FakeWallet, ${opts.lnbitsPostgres ? 'PostgreSQL' : 'SQLite'})`,
+      ),
       opts.useSshd === false
         ? Promise.resolve({ ok: false as const, reason: 'disabled (--no-sshd)' })
         : timed('sshd', () => startSshd({ dir: path.join(dataDir, 'sshd') }), (s) => `sshd 127.0.0.1:${s.port} (the Lamassu link goes through a real SSH tunnel)`)
@@ -139,6 +148,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
 
     await migrateLedger(postgres.ledgerUrl, (m) => log.debug(m));
     const encryptionKey = previousKept.config?.encryptionKey ?? randomBytes(48).toString('base64url');
+    // A fresh operator password each run, printed in the banner and kept in sandbox.json (0600).
+    const consolePassword = randomBytes(12).toString('base64url');
     const pool = new pg.Pool({ connectionString: postgres.ledgerUrl, max: 4 });
     pool.on('error', (err) => log.warn({ err: err.message }, 'sandbox ledger pool error'));
     stops.push(['ledger pool', () => pool.end()]);
@@ -176,11 +187,14 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       },
       lamassu,
       commissionModel: 'runbook',
+      // The simulated ATM sells far more in a day than one real machine: the daily caps would hold everything.
+      cashOutChecks: { maxDailySats: 1_000_000_000_000, maxDailyFiat: '1000000000' },
       // The ATM's sats do not really arrive in the source wallet: each cash-out workflow credits its
       // crypto_atoms there through LNbits' superuser endpoint before paying out.
       fundingMode: 'superuser-credit',
       encryptionKey,
       log: { level: (opts.logLevel ?? 'info') as 'info' },
+      console: { port: randomPorts ? 0 : SANDBOX_CONSOLE_PORT, operators: [{ name: SANDBOX_OPERATOR, passwordHash: await hashPassword(consolePassword) }], temporalUiUrl: temporal.uiUrl },
     };
     // Validated by the one loader (no environment, no file): what the CLI will read back is valid.
     const config = loadConfig({ env: {}, file: null, overrides: configInput });
@@ -209,6 +223,11 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     const setup = await runSandboxSetup(client, config, log);
     out(`  ✓ ${setup}`);
 
+    const webConsole = await timed('console', () => startSandboxConsole(config), (c) => `web console ${c.url}`);
+    // The port it really got (random ports, or 8080 taken): `satmachine clients statement-link` builds links on it.
+    const consolePort = Number(new URL(webConsole.url).port);
+    if (consolePort !== configInput.console?.port) writePrivateJson(configPath, { ...configInput, console: { ...configInput.console, port: consolePort } });
+
     const info: SandboxInfo = {
       pid: process.pid,
       startedAt: new Date(t0).toISOString(),
@@ -226,6 +245,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       configPath,
       dataDir,
       logDir,
+      consoleUrl: webConsole.url,
+      consoleLogin: { name: SANDBOX_OPERATOR, password: consolePassword },
     };
     writePrivateJson(infoPath, info);
 
@@ -276,4 +297,10 @@ function describeOutcome(o: CashOutOutcome): string {
   }
   if (o.status === 'rejected') return `  ✗ ${id} rejected, not paid (${o.reason ?? 'invalid row'}) — an alert was raised`;
   return `  ! ${id} ${o.status}${o.reason ? `: ${o.reason}` : ''} (see the Web UI)`;
+}
+
+/** LNbits' own database on the sandbox's PostgreSQL (kept between runs like the rest), as LNbits wants its URL. */
+async function lnbitsDatabase(adminUrl: string): Promise<string> {
+  await ensureDatabase(adminUrl, 'satmachine_lnbits');
+  return withDatabase(adminUrl, 'satmachine_lnbits').replace(/^postgresql:/, 'postgres:');
 }

@@ -42,15 +42,15 @@ async function failAfterInvoices(w: CashOutWorld, client: Client, proxy: FaultPr
   return { id, row, first: new Map(tx.payments.map((p) => [p.id, { hash: p.paymentHash!, bolt11: p.bolt11! }])) };
 }
 
-test('invoices are created with config.lnbits.invoiceExpirySeconds (default 7 days)', async () => {
+test('invoices are created with config.lnbits.invoiceExpirySeconds (default 10 min)', async () => {
   const { url, superuserToken } = getStack().lnbits;
   const payee = await createWallet(url, superuserToken, { name: 'expiry-default' });
   const config = loadConfig({ env: {}, file: null, overrides: {} });
-  assert.equal(config.lnbits.invoiceExpirySeconds, 604_800);
+  assert.equal(config.lnbits.invoiceExpirySeconds, 600);
   const lnbits = createLnbitsClient({ url });
   const inv = await lnbits.createInvoice(payee.invoiceKey, { amountSats: 10, memo: 'expiry', expirySeconds: config.lnbits.invoiceExpirySeconds });
   const e = decodeBolt11(inv.bolt11);
-  assert.equal(e.expirySeconds, 604_800);
+  assert.equal(e.expirySeconds, 600);
   assert.equal(e.paymentHash, inv.paymentHash);
   assert.ok(Math.abs(e.createdAt.getTime() - Date.now()) < 60_000, 'timestamp is now');
   assert.equal(decodeBolt11((await lnbits.createInvoice(payee.invoiceKey, { amountSats: 10, memo: 'lnbits default' })).bolt11).expirySeconds, 3600);

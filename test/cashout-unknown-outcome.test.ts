@@ -74,8 +74,9 @@ test('outcome unknown at compensation: the debit is kept; the retry finds it pai
   });
 });
 
-test('outcome unknown, never paid: cancel asks LNbits and releases the kept debit', async () => {
-  await withCashOutWorld(unknownWorld, async ({ world: w, client, proxy }) => {
+test('outcome unknown, never paid: cancel waits for LNbits to prove it unpayable (expired, failed), then releases the kept debit', async () => {
+  // The cancel releases the debit only once the invoice has expired and LNbits marked it failed (issue 19).
+  await withCashOutWorld({ ...unknownWorld, overrides: { lnbits: { invoiceExpirySeconds: 3 } } }, async ({ world: w, client, proxy }) => {
     const c = w.clients[0]!;
     const lost = loseFirstPayment(proxy, false);
     const row = cashOutRow();

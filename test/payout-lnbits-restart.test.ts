@@ -44,9 +44,15 @@ test('after an LNbits restart, tx retry replaces the failed invoices and pays ea
       const direct = createLnbitsClient({ url });
       const recipientKey = (p: { kind: string; clientId: string | null }) =>
         p.kind === 'client' ? w.clients.find((c) => c.id === p.clientId)!.wallet.invoiceKey : w.commission.invoiceKey;
+      // LNbits re-checks pending invoices in a background task that starts with it (check_pending_payments):
+      // on a loaded machine it may run a few seconds after the port opens.
       for (const p of before.payments) {
-        const [row0] = await direct.paymentRows(recipientKey(p), p.paymentHash!);
-        assert.equal(row0?.status, 'failed', 'LNbits failed the stored invoice at its restart');
+        let status: string | undefined;
+        for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
+          status = (await direct.paymentRows(recipientKey(p), p.paymentHash!))[0]?.status;
+          if (status === 'failed') break;
+        }
+        assert.equal(status, 'failed', 'LNbits failed the stored invoice at its restart');
       }
 
       const retry = await runCli(['tx', 'retry', row.id, '--actor', 'test', '--json'], cliEnvFor(w.config));

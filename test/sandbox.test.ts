@@ -104,6 +104,12 @@ test('npm start: the sandbox pays a cash-out end to end and Ctrl-C leaves no pro
       assert.equal(typeof info[k], 'string', `sandbox.json ${k}`);
     }
     assert.equal(info.clients.length, 5);
+    // The web console runs with the sandbox: the operator pages ask for the login printed in the banner.
+    assert.match(String(info.consoleUrl), /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal((info.consoleLogin as { name: string }).name, 'operator');
+    const home = await fetch(`${String(info.consoleUrl)}/`, { redirect: 'manual' });
+    assert.equal(home.status, 303);
+    assert.match(home.headers.get('location') ?? '', /^\/login/);
     const configFile = path.join(dataDir, 'config.json');
     assert.equal(statSync(configFile).mode & 0o777, 0o600, 'config.json holds keys: 0600');
     const config = JSON.parse(readFileSync(configFile, 'utf8')) as {
@@ -121,7 +127,7 @@ test('npm start: the sandbox pays a cash-out end to end and Ctrl-C leaves no pro
     // The domain doc's real row: 4000 GTQ sold for 512 400 sats at 5.5 % commission.
     const good = await insertCashOut(lamassu);
     const cancelled = await insertCashOut(lamassu, { dispense_confirmed: false, error: 'Operator cancel', error_code: 'operatorCancel' });
-    const malformed = await insertCashOut(lamassu, { commission_percentage: '-0.05500' });
+    const malformed = await insertCashOut(lamassu, { commission_percentage: '5.50000' });
     const t1 = Date.now();
 
     const tx = await until('the cash-out to complete', 90_000, async () => {
@@ -135,6 +141,9 @@ test('npm start: the sandbox pays a cash-out end to end and Ctrl-C leaves no pro
       throw new Error(`${err.message}\n--- sandbox output ---\n${output}`);
     });
     t.diagnostic(`cash-out completed ${((Date.now() - t1) / 1000).toFixed(1)} s after its row was written`);
+    // The banner (printed once the sandbox is up) shows the console and this run's operator login.
+    const login = info.consoleLogin as { name: string; password: string };
+    assert.ok(output.includes(`Web console       ${String(info.consoleUrl)}   (log in as "${login.name}", password ${login.password})`), 'banner shows the console login');
     // Runbook model: base = ROUND(512400 / 1.055) = 485 687, commission = 26 713.
     assert.deepEqual([tx.base, tx.commission], [485_687, 26_713]);
 

@@ -7,12 +7,33 @@ export interface CashOutInput {
   row: LamassuCashOut;
   /** First re-check interval while payouts are halted (default 30 s; tests use less). */
   haltRecheckSeconds?: number;
+  /**
+   * How long a transfer keeps trying through an outage of LNbits or the ledger before the payout stage fails
+   * (config.payouts.outageRetryMinutes; default 360). Only runs with the ride-out-outages patch use it.
+   */
+  transferRetryMinutes?: number;
+  /** Longest pause between two rounds of a transfer's attempts during an outage (default 60 s). */
+  transferBackoffMaxSeconds?: number;
+  /**
+   * A recovery run (`satmachine tx resume`, the sweep): it adopts the ledger row of a run that is gone
+   * instead of recording the row, checks each payout in LNbits, then continues from the ledger.
+   */
+  recovery?: RecoveryInput;
 }
 
-export type CashOutStatusValue = 'processing' | 'needs_attention' | 'completed' | 'failed' | 'duplicate';
+export interface RecoveryInput {
+  transactionId: string;
+  /** The gone run that owns the ledger row now (compare-and-set). */
+  previousRunId: string | null;
+  /** `tx cancel-failed` on a cash-out without a running workflow: cancel the open payouts once adopted. */
+  cancel?: CancelInput;
+}
+
+export type CashOutStatusValue = 'processing' | 'held' | 'needs_attention' | 'completed' | 'failed' | 'duplicate' | 'rejected';
 
 export interface CashOutResult {
-  status: 'completed' | 'failed' | 'duplicate';
+  /** rejected: the input was refused (not a real, final Lamassu cash-out) or the operator rejected a held one. */
+  status: 'completed' | 'failed' | 'duplicate' | 'rejected';
   transactionId: string;
   payouts: PayoutView[];
 }
@@ -47,6 +68,13 @@ export interface CashOutState {
   compensations: string[];
   /** Balances moved between the snapshot and the reservation: the payouts were re-allocated (once). */
   reallocated: boolean;
+  /** Transfers waiting out an outage: what they wait for ("LNbits", "the ledger") and since when (ISO). */
+  waitingFor?: string | null;
+  waitingSince?: string | null;
+  /** Payouts whose transfer is waiting out an outage now. */
+  waitingPayouts?: number;
+  /** A recovery run: the run it took the cash-out over from. */
+  recoveredFromRunId?: string | null;
 }
 
 export interface RetryInput {
@@ -62,7 +90,8 @@ export interface CancelInput {
 
 export interface OperatorActionResult {
   accepted: true;
-  action: 'retry' | 'cancel';
+  /** 'wake': the payouts were still being tried (an outage): they are tried again now. */
+  action: 'retry' | 'cancel' | 'wake';
   /** Payouts the action applies to. */
   payouts: number;
 }

@@ -33,6 +33,11 @@ import type { Allocation } from '../domain/allocation';
 import { BUSINESS_ERROR_TYPES } from '../domain/errors';
 import type { LamassuCashOut } from '../domain/lamassu-row';
 import { CashOutStatus, FailedPayouts, LamassuTxId, PayoutSats, SatmachineKind } from '../domain/search-attributes';
+import { createHold, PLAUSIBILITY_HOLD_PATCH } from './cashout-hold';
+import { withFailureAttention } from './cashout-failure';
+import { publishDuplicate } from './cashout-duplicate';
+import { attentionDetails } from './cashout-details';
+import { COMPLETE_WHEN_SETTLED_PATCH, RIDE_OUT_OUTAGES_PATCH, payThroughOutages } from './cashout-outage';
 import { cashOutSummary, type CashOutInput, type CashOutResult, type CashOutState, type OperatorActionResult, type RetryInput, type CancelInput } from './cashout-types';
 
 export type { CashOutInput, CashOutResult, CashOutState, OperatorActionResult, RetryInput, CancelInput };
@@ -43,7 +48,8 @@ export const cancelFailedPayoutsUpdate = defineUpdate<OperatorActionResult, [Can
 
 const retry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes: [...BUSINESS_ERROR_TYPES] };
 
-const steps = proxyActivities<CashOutActivities>({ startToCloseTimeout: '1 minute', retry: { ...retry, maximumAttempts: 10 } });
+// Steps ride out outages of LNbits or the ledger for about half an hour (60 attempts, 30 s apart at most).
+const steps = proxyActivities<CashOutActivities>({ startToCloseTimeout: '1 minute', retry: { ...retry, maximumAttempts: 60 } });
 // Transfers: heartbeats make a killed worker's attempt time out in seconds; exponential back-off.
 const transfers = proxyActivities<CashOutActivities>({
   startToCloseTimeout: '2 minutes',
@@ -61,6 +67,8 @@ const describe = (err: unknown): string => {
   const type = cause instanceof ApplicationFailure && cause.type ? `${cause.type}: ` : '';
   return `${type}${cause instanceof Error ? cause.message : String(cause)}`;
 };
+/** Histories from before a duplicate run showed its owner's status and sats (issue 13) replay as before. */
+const DUPLICATE_SHOWS_OWNER_PATCH = 'cashout-duplicate-shows-owner';
 /** Histories from before the halt was published to search attributes replay without those upserts. */
 const HALT_VISIBILITY_PATCH = 'cashout-halt-visibility';
 
@@ -69,7 +77,12 @@ const failureType = (err: unknown): string | undefined => {
   return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
 };
 
+/** Any failure leaves the ledger row needs_attention with a critical alert (workflows/cashout-failure.ts). */
 export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResult> {
+  return withFailureAttention(input?.row?.id, () => runCashOut(input));
+}
+
+async function runCashOut(input: CashOutInput): Promise<CashOutResult> {
   const { row } = input;
   const info = workflowInfo();
   const haltRecheckMs = (input.haltRecheckSeconds ?? 30) * 1000;
@@ -79,9 +92,15 @@ export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResul
     baseSats: null, commissionSats: null, unallocatedSats: null, clients: 0, payouts: [], lastError: null,
     halted: false, haltedReason: null, fundingNeedsDecision: false, attentionCount: 0, compensations: [], plannedPayouts: 0,
     reallocated: false,
+    recoveredFromRunId: input.recovery ? input.recovery.previousRunId : null,
   };
   type OperatorAction = { kind: 'retry'; input: RetryInput } | { kind: 'cancel'; input: CancelInput };
-  let action: OperatorAction | null = null;
+  let action: OperatorAction | null = input.recovery?.cancel ? { kind: 'cancel', input: input.recovery.cancel } : null;
+  // Ride out outages (workflows/cashout-outage.ts): set once the patch is taken, before the payout stage.
+  let patient = false;
+  let cancelRequested = action !== null;
+  let wakeCount = 0;
+  const waiting = new Map<string, { what: string; sinceMs: number }>();
   /** The operator's pending action, taken (set by the update handlers, read once here). */
   const takeAction = (): OperatorAction => {
     const a = action!;
@@ -90,6 +109,8 @@ export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResul
   };
 
   const open = () => state.payouts.filter((p) => p.status !== 'completed' && p.status !== 'cancelled');
+  /** Client names for the Web UI's details (from the reservation). */
+  const clientNames: Record<string, string> = {};
   const failedCount = () => (state.payouts.length ? open().length : state.plannedPayouts);
   function publish(): void {
     const paidSats = state.payouts.filter((p) => p.kind === 'client').reduce((s, p) => s + p.amountSats, 0);
@@ -100,8 +121,20 @@ export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResul
       { key: FailedPayouts, value: state.status === 'needs_attention' ? failedCount() : 0 },
       { key: PayoutSats, value: paidSats },
     ]);
+    details();
+  }
+  /** The Web UI's current details (no command: safe to call at any point). */
+  function details(): void {
     const halted = state.halted && state.status === 'processing' ? ` · halted: ${state.haltedReason ?? 'no reason given'}` : '';
-    setCurrentDetails(`${cashOutSummary(row, state.clients)} · ${state.status}${halted}${state.status === 'needs_attention' ? ` · ${failedCount()} payout(s) failed: ${state.lastError ?? ''}` : ''}`);
+    const wait = state.waitingSince && state.status === 'processing' ? ` · waiting for ${state.waitingFor ?? 'LNbits'} since ${state.waitingSince} (${state.waitingPayouts ?? 0} payout(s))` : '';
+    setCurrentDetails(`${cashOutSummary(row, state.clients)} · ${state.status}${halted}${wait}${state.status === 'needs_attention' ? ` · ${attentionDetails(state.payouts, failedCount(), clientNames, state.lastError)}` : ''}`);
+  }
+  function onWaiting(paymentId: string, w: { what: string; sinceMs: number } | null): void {
+    if (w) waiting.set(paymentId, w);
+    else waiting.delete(paymentId);
+    const oldest = [...waiting.values()].sort((a, b) => a.sinceMs - b.sinceMs)[0];
+    Object.assign(state, { waitingFor: oldest?.what ?? null, waitingSince: oldest ? new Date(oldest.sinceMs).toISOString() : null, waitingPayouts: waiting.size });
+    details();
   }
   const merge = (views: PayoutView[]) => {
     const byId = new Map(state.payouts.map((p) => [p.id, p]));
@@ -110,13 +143,20 @@ export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResul
   };
 
   setHandler(cashOutStatusQuery, () => state);
+  /** Payouts still being tried (patched runs): `tx retry` wakes them, `tx cancel-failed` stops them. */
+  const tryingPayouts = () => patient && state.status === 'processing' && (state.step === 'transfer' || state.step === 'commission-transfer') && !cancelRequested;
   const validateOperator = (kind: string) => {
-    if (state.status !== 'needs_attention' || action !== null) throw new Error(`nothing to ${kind}: the cash-out is ${state.status}`);
+    if (tryingPayouts()) return;
+    if (state.status !== 'needs_attention' || action !== null) throw new Error(`nothing to ${kind}: the cash-out is ${state.status}${state.status === 'processing' ? ` (step ${state.step})` : ''}`);
     if (failedCount() === 0) throw new Error(`nothing to ${kind}: no failed payout`);
   };
   setHandler(
     retryFailedPayoutsUpdate,
     (i) => {
+      if (tryingPayouts()) {
+        wakeCount++;
+        return { accepted: true, action: 'wake', payouts: open().length };
+      }
       action = { kind: 'retry', input: i ?? {} };
       return { accepted: true, action: 'retry', payouts: failedCount() };
     },
@@ -133,7 +173,12 @@ export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResul
   setHandler(
     cancelFailedPayoutsUpdate,
     (i) => {
+      const trying = tryingPayouts();
       action = { kind: 'cancel', input: i ?? {} };
+      if (trying) {
+        cancelRequested = true; // the lanes stop; compensation runs, then this cancel
+        return { accepted: true, action: 'cancel', payouts: open().length };
+      }
       return { accepted: true, action: 'cancel', payouts: failedCount() };
     },
     {
@@ -145,19 +190,35 @@ export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResul
       },
     },
   );
+  const hold = createHold();
   publish();
 
-  // Record: the ledger's UNIQUE(lamassu_id) + run id is the durable duplicate guard.
-  const rec = await steps.recordCashOut({ row, workflowId: info.workflowId, runId: info.runId });
+  // Record: the ledger's UNIQUE(lamassu_id) + run id is the durable duplicate guard. A recovery run (new input,
+  // never in older histories) adopts the row of a run that is gone instead.
+  const rec = input.recovery
+    ? await steps.adoptCashOut({ transactionId: input.recovery.transactionId, previousRunId: input.recovery.previousRunId, workflowId: info.workflowId, runId: info.runId })
+    : await steps.recordCashOut({ row, workflowId: info.workflowId, runId: info.runId });
   state.transactionId = rec.transactionId;
   if (rec.outcome === 'duplicate') {
     state.status = 'duplicate';
     state.step = 'done';
     state.lastError = `already recorded by ${rec.ownerWorkflowId ?? 'another process'} (ledger status ${rec.ownerStatus})`;
-    publish();
+    if (patched(DUPLICATE_SHOWS_OWNER_PATCH)) publishDuplicate(row, rec);
+    else publish();
     return { status: 'duplicate', transactionId: rec.transactionId, payouts: [] };
   }
+  if (rec.outcome === 'refused') {
+    // Not a real, final Lamassu cash-out (recorded rejected, alerted by the activity): nothing moves.
+    Object.assign(state, { status: 'rejected', step: 'done', lastError: rec.reason ?? 'refused' });
+    publish();
+    return { status: 'rejected', transactionId: rec.transactionId, payouts: [] };
+  }
   const txId = rec.transactionId;
+  if (input.recovery) {
+    state.step = 'verify';
+    merge(await steps.verifyCashOutPayouts({ transactionId: txId }));
+    publish();
+  }
 
   state.step = 'commission';
   const split = await steps.splitCashOutCommission({ transactionId: txId });
@@ -169,6 +230,10 @@ export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResul
   state.unallocatedSats = allocation.unallocatedSats;
   state.plannedPayouts = allocation.lines.filter((l) => l.sats > 0).length + (split.commissionSats > 0 ? 1 : 0);
   publish();
+  // Plausibility before money moves: a failing cash-out is held for the operator (workflows/cashout-hold.ts).
+  if (patched(PLAUSIBILITY_HOLD_PATCH) && (await hold.check(txId, state, publish)) === 'rejected') {
+    return { status: 'rejected', transactionId: txId, payouts: [] };
+  }
 
   /** Durable wait while the operator halt is on; re-checks back off from haltRecheckMs to 5 minutes. */
   async function waitWhileHalted(): Promise<void> {
@@ -201,7 +266,13 @@ export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResul
           // The transfer itself checks the operator halt; when halted it sends nothing, and the lane waits
           // for the halt to lift, then tries the same payout again.
           for (;;) {
-            const r = await transfers.payPayment(id);
+            const r = patient
+              ? await payThroughOutages(id, { budgetMs, backoffMaxMs, cancelRequested: () => cancelRequested, wakeCount: () => wakeCount, onWaiting })
+              : await transfers.payPayment(id);
+            if ('cancelled' in r) {
+              failures.push(`${id}: cancel requested by the operator`);
+              break;
+            }
             if ('payout' in r) {
               merge([r.payout]);
               break;
@@ -222,9 +293,19 @@ export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResul
 
   const compensations: Array<{ name: string; run: (reason: string) => Promise<void> }> = [];
   let funding: RetryInput['funding'];
+  const budgetMs = (input.transferRetryMinutes ?? 360) * 60_000;
+  const backoffMaxMs = (input.transferBackoffMaxSeconds ?? 60) * 1000;
+  const releasePayouts = {
+    name: 'release-payouts',
+    run: async (reason: string) => merge(await compensation.compensatePayouts({ transactionId: txId, reason })),
+  };
+  // A recovery run may hold reserved payouts from the start: their compensation is registered at once.
+  if (input.recovery) compensations.push(releasePayouts);
 
   for (;;) {
     try {
+      // An operator cancel queued for a recovery run: straight to compensation, then the cancel.
+      if (input.recovery && cancelRequested) throw new PayoutStageFailed('cancel requested by the operator');
       state.step = 'fund';
       await steps.fundSourceWallet({ transactionId: txId, decision: funding });
       state.fundingNeedsDecision = false;
@@ -233,20 +314,19 @@ export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResul
       await steps.preflightCashOut({ transactionId: txId, plannedSats: allocation.allocatedSats + split.commissionSats, commissionSats: split.commissionSats });
 
       // Registered before the reservation it undoes.
-      compensations.push({
-        name: 'release-payouts',
-        run: async (reason) => merge(await compensation.compensatePayouts({ transactionId: txId, reason })),
-      });
+      if (!compensations.includes(releasePayouts)) compensations.push(releasePayouts);
       state.compensations = compensations.map((c) => c.name);
       state.step = 'reserve';
       const reserved = await steps.reserveCashOut({ transactionId: txId, allocation });
       merge(reserved.payouts);
+      Object.assign(clientNames, reserved.clientNames ?? {});
       state.unallocatedSats = reserved.unallocatedSats;
       state.reallocated ||= reserved.reallocated;
       state.clients = reserved.payouts.filter((p) => p.kind === 'client').length;
       publish();
 
       state.step = 'transfer';
+      patient ||= patched(RIDE_OUT_OUTAGES_PATCH);
       const pending = (kind: PayoutView['kind']) => state.payouts.filter((p) => p.kind === kind && p.status === 'pending').map((p) => p.id);
       const failures = await payAll(pending('client'), reserved.payoutConcurrency);
       state.step = 'commission-transfer';
@@ -270,6 +350,14 @@ export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResul
       compensations.length = 0;
       state.compensations = [];
       state.attentionCount++;
+      // Everything paid after all (LNbits paid, the ledger learned it late): completed, no operator needed.
+      if (state.payouts.length > 0 && state.payouts.every((p) => p.status === 'completed') && patched(COMPLETE_WHEN_SETTLED_PATCH)) {
+        state.step = 'complete';
+        merge((await compensation.completeCashOut({ transactionId: txId })).payouts);
+        Object.assign(state, { status: 'completed', step: 'done', lastError: null, waitingFor: null, waitingSince: null, waitingPayouts: 0 });
+        publish();
+        return { status: 'completed', transactionId: txId, payouts: state.payouts };
+      }
       await compensation.markCashOutNeedsAttention({ transactionId: txId, reason, occurrence: state.attentionCount, failedPayouts: failedCount() });
       Object.assign(state, { status: 'needs_attention', step: 'wait-operator' });
       publish();
@@ -280,6 +368,7 @@ export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResul
     for (;;) {
       await condition(() => action !== null);
       taken = takeAction();
+      cancelRequested = false;
       if (taken.kind !== 'cancel') break;
       state.step = 'cancel';
       try {

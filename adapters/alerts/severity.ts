@@ -21,9 +21,13 @@ export const DEFAULT_SEVERITIES = {
   'payout-not-in-lnbits': 'critical',
   // LNbits' answers and the ledger disagree about a payout (wrong invoice, payment without proof): held for the operator.
   'payout-disagreement': 'critical',
+  'payout-paid-not-completed': 'critical',
+  'cashout-orphaned': 'critical',
   // 🟠 "Polling Failed > 24 hours".
   'poll-stale': 'high',
   'poller-not-running': 'high',
+  // The poller's own fetches have been failing for alerts.pollFailureAlertSeconds (SSH / Lamassu DB down).
+  'poll-failing': 'high',
   // 🟠 "Balance Discrepancy > threshold".
   'balance-mismatch': 'high',
   'commission-wallet-mismatch': 'high',

@@ -72,8 +72,13 @@ export async function notePaymentAttempt(db: Queryable, paymentId: string): Prom
   await db.query(`UPDATE satoshimachine.payments SET attempts = attempts + 1, last_attempt_at = now() WHERE id = $1`, [paymentId]);
 }
 
+/** A failed attempt; a pending payout also starts (or continues) its waiting streak (waiting_since). */
 export async function notePaymentError(db: Queryable, paymentId: string, error: string): Promise<void> {
-  await db.query(`UPDATE satoshimachine.payments SET last_error = $2 WHERE id = $1 AND status <> 'completed'`, [paymentId, error.slice(0, 500)]);
+  await db.query(
+    `UPDATE satoshimachine.payments SET last_error = $2, waiting_since = CASE WHEN status = 'pending' THEN COALESCE(waiting_since, now()) ELSE waiting_since END
+      WHERE id = $1 AND status <> 'completed'`,
+    [paymentId, error.slice(0, 500)],
+  );
 }
 
 /**
@@ -81,8 +86,12 @@ export async function notePaymentError(db: Queryable, paymentId: string, error: 
  * attempt stored one first, that invoice is the payout's and the caller's new invoice is simply never paid.
  */
 export async function setPaymentInvoice(db: Queryable, paymentId: string, paymentHash: string, bolt11: string): Promise<PaymentRow> {
-  await db.query(`UPDATE satoshimachine.payments SET payment_hash = $2, bolt11 = $3 WHERE id = $1 AND payment_hash IS NULL`, [paymentId, paymentHash, bolt11]);
-  return getPayoutRow(db, paymentId);
+  await db.query(`UPDATE satoshimachine.payments SET payment_hash = $2, bolt11 = $3 WHERE id = $1 AND payment_hash IS NULL AND status = 'pending'`, [paymentId, paymentHash, bolt11]);
+  const row = await getPayoutRow(db, paymentId);
+  // A payout compensated (failed, its debit possibly released) while a late attempt was creating its invoice:
+  // that attempt must not pay anything. Compensation saw no invoice, so none may appear now.
+  if (row.status !== 'pending' && row.status !== 'completed') throw new LedgerStateError(`payment ${paymentId} is ${row.status}: its invoice is not stored, nothing is paid`, 'status');
+  return row;
 }
 
 /**
@@ -103,7 +112,7 @@ export async function replacePaymentInvoice(db: Queryable, paymentId: string, ol
 /** pending → completed (idempotent). A failed payout found paid must be re-reserved first (reserveFailedPayouts). */
 export async function completePayment(db: Queryable, paymentId: string): Promise<PaymentRow> {
   const { rows } = await db.query(
-    `UPDATE satoshimachine.payments SET status = 'completed', completed_at = now(), last_error = NULL
+    `UPDATE satoshimachine.payments SET status = 'completed', completed_at = now(), last_error = NULL, waiting_since = NULL
       WHERE id = $1 AND status = 'pending' RETURNING ${PAY_COLUMNS}`,
     [paymentId],
   );
@@ -146,11 +155,11 @@ export async function failOpenPayouts(
     for (const p of open) {
       // Paid and still debited (pending, or failed with its debit kept): completed, never reversed.
       if (paid.has(p.id) && (p.status === 'pending' || p.debitHeld)) {
-        await c.query(`UPDATE satoshimachine.payments SET status = 'completed', completed_at = now(), debit_held = true, last_error = NULL WHERE id = $1`, [p.id]);
+        await c.query(`UPDATE satoshimachine.payments SET status = 'completed', completed_at = now(), debit_held = true, last_error = NULL, waiting_since = NULL WHERE id = $1`, [p.id]);
         continue;
       }
       if (unknown.has(p.id)) {
-        await c.query(`UPDATE satoshimachine.payments SET status = 'failed', last_error = COALESCE(last_error, $2) WHERE id = $1`, [p.id, reason.slice(0, 500)]);
+        await c.query(`UPDATE satoshimachine.payments SET status = 'failed', waiting_since = NULL, last_error = COALESCE(last_error, $2) WHERE id = $1`, [p.id, reason.slice(0, 500)]);
         continue;
       }
       if (p.kind === 'client' && p.clientId && p.fiatDebit > 0 && p.debitHeld) {
@@ -158,7 +167,7 @@ export async function failOpenPayouts(
         const change = await applyBalanceChange(c, p.clientId, before, BigInt(p.fiatDebit), 'payout_released', { paymentId: p.id, round: p.reserveRound });
         clients.set(p.clientId, { ...clients.get(p.clientId)!, balance: change.after });
       }
-      await c.query(`UPDATE satoshimachine.payments SET status = 'failed', debit_held = false, last_error = COALESCE(last_error, $2) WHERE id = $1`, [p.id, reason.slice(0, 500)]);
+      await c.query(`UPDATE satoshimachine.payments SET status = 'failed', debit_held = false, waiting_since = NULL, last_error = COALESCE(last_error, $2) WHERE id = $1`, [p.id, reason.slice(0, 500)]);
     }
     return listPayments(c, transactionId);
   });
@@ -211,8 +220,41 @@ export async function cancelFailedPayoutRows(pool: pg.Pool, transactionId: strin
       }
       await c.query(`UPDATE satoshimachine.payments SET status = 'cancelled', debit_held = false, last_error = $2 WHERE id = $1`, [p.id, reason.slice(0, 500)]);
     }
+    // The cancelled payouts' sats stay in the source wallet: recorded on the cash-out, so the books add up.
+    await c.query(
+      `UPDATE satoshimachine.lamassu_transactions
+          SET cancelled_sats = (SELECT COALESCE(sum(amount_sats), 0) FROM satoshimachine.payments WHERE transaction_id = $1 AND status = 'cancelled')
+        WHERE id = $1`,
+      [transactionId],
+    );
     return listPayments(c, transactionId);
   });
+}
+
+/**
+ * A recovery run takes the cash-out over from a run that is gone (terminated, reset, lost): compare-and-set
+ * on the previous owner's run id, and only while the cash-out is open. False: someone else adopted it, or it
+ * is settled; the caller stops without moving money.
+ */
+export async function adoptCashOutTransaction(
+  db: Queryable,
+  transactionId: string,
+  previousRunId: string | null,
+  owner: { workflowId: string; runId: string },
+): Promise<{ adopted: boolean; transaction: TransactionRow; runId: string | null }> {
+  const { rows } = await db.query(
+    `UPDATE satoshimachine.lamassu_transactions SET workflow_id = $3, run_id = $4, adoptions = adoptions + 1,
+            status = CASE WHEN status = 'needs_attention' THEN 'processing' ELSE status END
+      WHERE id = $1 AND run_id IS NOT DISTINCT FROM $2 AND status IN ('processing', 'needs_attention')
+      RETURNING ${TX_COLUMNS}, run_id`,
+    [transactionId, previousRunId, owner.workflowId, owner.runId],
+  );
+  if (rows.length > 0) return { adopted: true, transaction: mapTransaction(rows[0]), runId: owner.runId };
+  const cur = await db.query(`SELECT ${TX_COLUMNS}, run_id FROM satoshimachine.lamassu_transactions WHERE id = $1`, [transactionId]);
+  if (cur.rows.length === 0) throw new LedgerNotFoundError(`transaction ${transactionId} not found`, 'transaction_id');
+  const runId = (cur.rows[0].run_id as string | null) ?? null;
+  // The same recovery run asking again (an activity retry) holds it already.
+  return { adopted: runId === owner.runId, transaction: mapTransaction(cur.rows[0]), runId };
 }
 
 export async function payoutsHalted(db: Queryable): Promise<{ halted: boolean; reason: string | null }> {
@@ -230,6 +272,10 @@ export interface FundingRow {
   amountSats: number;
   status: FundingStatus;
   attempts: number;
+  /** When the one credit call was claimed (made, or about to be). */
+  claimedAt: Date | null;
+  /** The LNbits "Admin credit" row matched to this credit. */
+  lnbitsPaymentHash: string | null;
 }
 
 const mapFunding = (r: Record<string, unknown>): FundingRow => ({
@@ -239,8 +285,10 @@ const mapFunding = (r: Record<string, unknown>): FundingRow => ({
   amountSats: Number(r.amount_sats),
   status: r.status as FundingStatus,
   attempts: Number(r.attempts),
+  claimedAt: (r.claimed_at as Date | null) ?? null,
+  lnbitsPaymentHash: (r.lnbits_payment_hash as string | null) ?? null,
 });
-const FUND_COLUMNS = 'id, transaction_id, wallet_id, amount_sats, status, attempts';
+const FUND_COLUMNS = 'id, transaction_id, wallet_id, amount_sats, status, attempts, claimed_at, lnbits_payment_hash';
 
 /** The transaction's funding row, created pending on first call. */
 export async function ensureFundingCredit(db: Queryable, transactionId: string, walletId: string, amountSats: number): Promise<FundingRow> {
@@ -257,8 +305,26 @@ export async function ensureFundingCredit(db: Queryable, transactionId: string, 
  * may already have been made (a crash after it): the caller must not call LNbits again.
  */
 export async function claimFundingCall(db: Queryable, fundingId: string): Promise<boolean> {
-  const r = await db.query(`UPDATE satoshimachine.funding_credits SET attempts = attempts + 1 WHERE id = $1 AND status = 'pending' AND attempts = 0`, [fundingId]);
+  const r = await db.query(`UPDATE satoshimachine.funding_credits SET attempts = attempts + 1, claimed_at = now() WHERE id = $1 AND status = 'pending' AND attempts = 0`, [fundingId]);
   return r.rowCount === 1;
+}
+
+/** LNbits credit rows already matched to a funding credit (of any cash-out). */
+export async function attributedCreditHashes(db: Queryable, hashes: string[]): Promise<Set<string>> {
+  if (hashes.length === 0) return new Set();
+  const { rows } = await db.query(`SELECT lnbits_payment_hash FROM satoshimachine.funding_credits WHERE lnbits_payment_hash = ANY($1::text[])`, [hashes]);
+  return new Set(rows.map((r) => String(r.lnbits_payment_hash)));
+}
+
+/** Match an LNbits credit row to this funding credit (once; one row serves one credit). False: taken meanwhile. */
+export async function attributeCredit(db: Queryable, fundingId: string, paymentHash: string): Promise<boolean> {
+  try {
+    const r = await db.query(`UPDATE satoshimachine.funding_credits SET lnbits_payment_hash = $2 WHERE id = $1 AND lnbits_payment_hash IS NULL`, [fundingId, paymentHash]);
+    return r.rowCount === 1;
+  } catch (err) {
+    if ((err as { code?: string }).code === '23505') return false; // the unique index: another credit has it
+    throw err;
+  }
 }
 
 export async function setFundingStatus(db: Queryable, fundingId: string, status: FundingStatus, error: string | null = null): Promise<void> {

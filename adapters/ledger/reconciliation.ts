@@ -51,6 +51,7 @@ export const PAYMENTS_AGGREGATE_SQL = `SELECT CASE WHEN GROUPING(client_id) = 0 
                 COALESCE(sum(fiat_debit_minor) FILTER (WHERE debit_held), 0)::bigint AS held_debit,
                 COALESCE(sum(amount_sats) FILTER (WHERE kind = 'client'), 0)::bigint AS alloc_client_sats,
                 COALESCE(sum(amount_sats) FILTER (WHERE kind = 'commission'), 0)::bigint AS commission_row_sats,
+                COALESCE(sum(amount_sats) FILTER (WHERE status = 'cancelled'), 0)::bigint AS cancelled_row_sats,
                 COALESCE(sum(amount_sats) FILTER (WHERE kind = 'commission' AND status = 'completed' AND completed_at >= $1::timestamptz), 0)::bigint AS commission_since,
                 min(created_at) AS oldest
            FROM satoshimachine.payments
@@ -150,7 +151,7 @@ export async function reconcileLedger(pool: pg.Pool, opts: LedgerReconcileOption
       });
     }
 
-    // Commission re-verified for every cash-out with a split: the runbook's query (± 1 sat tolerance), reused.
+    // Commission re-verified for every cash-out with a split: the runbook's query, exact (no ± 1 sat tolerance).
     const discrepancies = await timed('commissionVerify', () => findCommissionDiscrepancies(c));
     for (const d of discrepancies) {
       add({
@@ -165,15 +166,16 @@ export async function reconcileLedger(pool: pg.Pool, opts: LedgerReconcileOption
     const tx = await timed('conservation', async () => {
       const { rows } = await c.query(
         `WITH t AS (
-           SELECT t.id, t.lamassu_id, t.status, t.crypto_atoms, t.base_sats, t.commission_sats, t.unallocated_sats,
+           SELECT t.id, t.lamassu_id, t.status, t.crypto_atoms, t.base_sats, t.commission_sats, t.unallocated_sats, t.cancelled_sats,
                   p.transaction_id IS NOT NULL AS has_payments, COALESCE(p.alloc_client_sats, 0) AS client_sats,
-                  COALESCE(p.commission_row_sats, 0) AS commission_paid
+                  COALESCE(p.commission_row_sats, 0) AS commission_paid, COALESCE(p.cancelled_row_sats, 0) AS cancelled_rows
              FROM satoshimachine.lamassu_transactions t
              LEFT JOIN recon_pay p ON p.grp = 'tx' AND p.transaction_id = t.id
          ), v AS (
            SELECT t.*,
                   t.status IN ('completed', 'processing') AND (t.base_sats IS NULL AND t.status = 'completed' OR t.base_sats + t.commission_sats <> t.crypto_atoms) AS split_bad,
-                  t.status IN ('completed', 'processing') AND t.base_sats IS NOT NULL AND (t.status = 'completed' OR t.has_payments OR t.unallocated_sats IS NOT NULL) AS reserved
+                  t.status IN ('completed', 'processing') AND t.base_sats IS NOT NULL AND (t.status = 'completed' OR t.has_payments OR t.unallocated_sats IS NOT NULL) AS reserved,
+                  t.cancelled_rows <> t.cancelled_sats AS cancelled_bad
              FROM t
          )
          SELECT COALESCE(sum(n), 0)::int AS total,
@@ -187,9 +189,10 @@ export async function reconcileLedger(pool: pg.Pool, opts: LedgerReconcileOption
              SELECT NULL, NULL, NULL, NULL, NULL,
                     json_build_object('id', id, 'lamassuId', lamassu_id, 'status', status, 'cryptoAtoms', crypto_atoms::text,
                                       'baseSats', base_sats::text, 'commissionSats', commission_sats::text, 'unallocatedSats', unallocated_sats::text,
-                                      'clientSats', client_sats::text, 'commissionPaidSats', commission_paid::text, 'splitBad', split_bad)
+                                      'clientSats', client_sats::text, 'commissionPaidSats', commission_paid::text, 'splitBad', split_bad,
+                                      'cancelledSats', cancelled_sats::text, 'cancelledPayoutSats', cancelled_rows::text, 'cancelledBad', cancelled_bad)
                FROM v
-              WHERE split_bad OR (reserved AND (client_sats + COALESCE(unallocated_sats, 0) <> base_sats
+              WHERE split_bad OR cancelled_bad OR (reserved AND (client_sats + COALESCE(unallocated_sats, 0) <> base_sats
                                                 OR commission_paid <> commission_sats))
            ) x`,
       );
@@ -201,8 +204,11 @@ export async function reconcileLedger(pool: pg.Pool, opts: LedgerReconcileOption
       const base = BigInt(String(b.baseSats ?? '0'));
       const clientOver = BigInt(String(b.clientSats)) + BigInt(String(b.unallocatedSats ?? '0')) - base;
       const commissionOver = BigInt(String(b.commissionPaidSats)) - BigInt(String(b.commissionSats ?? '0'));
-      const kind: LedgerFinding['kind'] = b.splitBad ? 'conservation' : clientOver > 0n || commissionOver > 0n ? 'payout-over-allocated' : 'payout-missing';
-      const what = b.splitBad
+      const kind: LedgerFinding['kind'] = b.splitBad || b.cancelledBad ? 'conservation' : clientOver > 0n || commissionOver > 0n ? 'payout-over-allocated' : 'payout-missing';
+      // Cancelled payouts' sats stay in the source wallet: they must be recorded on the cash-out (cancelled_sats).
+      const what = b.cancelledBad
+        ? `cancelled payouts ${String(b.cancelledPayoutSats)} sats, recorded cancelled_sats ${String(b.cancelledSats)}: sats left in the source wallet unrecorded`
+        : b.splitBad
         ? `split base ${String(b.baseSats)} + commission ${String(b.commissionSats)} ≠ crypto_atoms ${String(b.cryptoAtoms)}`
         : `client payouts ${String(b.clientSats)} + unallocated ${String(b.unallocatedSats ?? 0)} vs base ${String(b.baseSats)} (${clientOver >= 0n ? '+' : ''}${clientOver}); commission paid ${String(b.commissionPaidSats)} vs ${String(b.commissionSats)} (${commissionOver >= 0n ? '+' : ''}${commissionOver})`;
       add({
@@ -267,6 +273,27 @@ export async function completedPayoutsPage(
   return rows.map((r) => ({
     id: String(r.id), transactionId: String(r.transaction_id), kind: String(r.kind), amountSats: Number(r.amount_sats),
     paymentHash: (r.payment_hash as string | null) ?? null, completedAt: (r.completed_at as Date).toISOString(),
+  }));
+}
+
+/**
+ * Every invoice that must NOT have been paid: the current invoice of each failed or cancelled payout and
+ * every replaced invoice of any payout (issue 19: a payment of one of them is money that left unrecorded).
+ */
+export async function unpaidInvoicesPage(db: pg.Pool | pg.PoolClient, opts: { afterKey?: string | null; limit: number }): Promise<Array<PayoutToVerify & { status: string; key: string }>> {
+  const { rows } = await db.query(
+    `SELECT * FROM (
+       SELECT id, transaction_id, kind, amount_sats::text AS amount_sats, status, payment_hash AS hash, updated_at
+         FROM satoshimachine.payments WHERE status IN ('failed', 'cancelled') AND payment_hash IS NOT NULL
+       UNION ALL
+       SELECT id, transaction_id, kind, amount_sats::text, status, unnest(replaced_payment_hashes), updated_at
+         FROM satoshimachine.payments WHERE cardinality(replaced_payment_hashes) > 0
+     ) x WHERE ($1::text IS NULL OR id::text || ':' || hash > $1) ORDER BY id::text || ':' || hash LIMIT $2`,
+    [opts.afterKey ?? null, opts.limit],
+  );
+  return rows.map((r) => ({
+    id: String(r.id), transactionId: String(r.transaction_id), kind: String(r.kind), amountSats: Number(r.amount_sats), status: String(r.status),
+    paymentHash: String(r.hash), completedAt: (r.updated_at as Date).toISOString(), key: `${String(r.id)}:${String(r.hash)}`,
   }));
 }
 

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { AmountError } from '../../domain/errors';
 import { LnbitsAuthError, LnbitsInsufficientBalanceError, LnbitsRejectedError, LnbitsResponseError, LnbitsTransientError } from './errors';
-import { paymentErrorSchema, paymentListSchema, paymentSchema, paymentStatusSchema, simpleStatusSchema, walletSchema } from './schemas';
+import { paymentErrorSchema, paymentListSchema, paymentSchema, paymentStatusSchema, simpleStatusSchema, userWalletsSchema, walletSchema } from './schemas';
 import { lnbitsEndpoint, scrubSecrets } from './url';
 
 export interface LnbitsClientOptions {
@@ -81,6 +81,10 @@ export interface PaymentRecord {
 function requirePositiveSats(value: number, field: string): void {
   if (!Number.isSafeInteger(value) || value <= 0) throw new AmountError(field, `expected a positive whole number of sats, got ${String(value)}`);
 }
+
+const creditListSchema = z.array(
+  z.object({ payment_hash: z.string().regex(/^[0-9a-f]{64}$/), memo: z.string().nullable().default(null), amount: z.number().int(), status: z.string(), time: z.string() }),
+);
 
 export function createLnbitsClient(opts: LnbitsClientOptions) {
   const { base, basicAuth, secrets: urlSecrets } = lnbitsEndpoint(opts.url);
@@ -223,6 +227,21 @@ export function createLnbitsClient(opts: LnbitsClientOptions) {
     },
 
     /**
+     * GET /users/api/v1/user/{userId}/wallet with an admin/superuser bearer token (LNbits 1.6.2 users API): the
+     * user's wallets with their keys (deleted ones too, flagged), or null when LNbits knows no such user.
+     * Only the invoice key is kept. A token restricted by an ACL without write access gets masked keys
+     * ("****…"), which are refused here as not a key.
+     */
+    async getUserWallets(superuserToken: string, userId: string): Promise<Array<{ id: string; name: string; invoiceKey: string; deleted: boolean }> | null> {
+      const a = await call('GET', `/users/api/v1/user/${encodeURIComponent(userId)}/wallet`, { bearer: superuserToken });
+      if (a.status === 404) return null;
+      if (a.status !== 200) throw toError(a);
+      const wallets = parse(userWalletsSchema, a).filter((w) => w.user === userId);
+      if (wallets.some((w) => /^\*+$/.test(w.inkey))) throw new LnbitsAuthError({ status: a.status, path: a.path, detail: 'the token may not read wallet keys (LNbits masked them)' });
+      return wallets.map((w) => ({ id: w.id, name: w.name, invoiceKey: w.inkey, deleted: w.deleted }));
+    },
+
+    /**
      * The key's wallet's rows with this payment hash, READ ONLY. GET /api/v1/payments/{hash} is not: for a
      * pending row LNbits 1.6.2 runs update_pending_payment (an expired incoming invoice is marked failed; any
      * other is re-checked with the funding source, and FakeWallet after a restart answers "failed"). The
@@ -242,6 +261,21 @@ export function createLnbitsClient(opts: LnbitsClientOptions) {
           paymentHash: r.payment_hash, checkingId: r.checking_id, walletId: r.wallet_id, amountMsat: BigInt(r.amount), feeMsat: BigInt(r.fee),
           bolt11: r.bolt11, status: r.status, expiry: r.expiry ? new Date(r.expiry) : null,
         }));
+    },
+
+    /**
+     * The wallet's superuser credits ("Admin credit" incoming rows, LNbits 1.6.2's PUT /users/api/v1/balance) of
+     * exactly `amountSats`, newest first (GET /api/v1/payments, filtered by memo and amount, checked again here).
+     */
+    async listAdminCredits(key: string, amountSats: number): Promise<Array<{ paymentHash: string; at: Date; status: string }>> {
+      requirePositiveSats(amountSats, 'amountSats');
+      const q = new URLSearchParams({ memo: 'Admin credit', amount: String(amountSats * 1000), limit: '500', sortby: 'time', direction: 'desc' });
+      const a = await call('GET', `/api/v1/payments?${q.toString()}`, { apiKey: key });
+      if (a.status !== 200) throw toError(a);
+      const list = parse(creditListSchema, a);
+      return list
+        .filter((p) => p.memo === 'Admin credit' && p.amount === amountSats * 1000)
+        .map((p) => ({ paymentHash: p.payment_hash, status: p.status, at: new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(p.time) ? p.time : `${p.time}Z`) }));
     },
 
     /** PUT /users/api/v1/balance {id, amount (sats)} with a superuser bearer token: mints sats into a wallet. */

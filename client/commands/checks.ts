@@ -11,10 +11,27 @@ import { healthWorkflow, type HealthReport } from '../../workflows/health';
 import { reconciliationWorkflow } from '../../workflows/reconcile';
 import type { ReconciliationReport } from '../../activities/reconcile';
 import { parseArgs, parseDuration } from '../args';
-import { withContext } from '../context';
+import { type Context, withContext } from '../context';
 import { EXIT, kv, print, progress, setExitCode, table } from '../output';
 
 const stamp = () => new Date().toISOString().replace(/[-:.]/g, '');
+
+/** Runs reconciliationWorkflow now (what the schedule starts) and waits for its report; CLI and console. */
+export async function runReconciliation(
+  ctx: Context,
+  opts: { scope?: 'recent' | 'all' | 'skip'; timeoutSeconds: number; onStart?: (workflowId: string) => void },
+): Promise<{ workflowId: string; report: ReconciliationReport }> {
+  const workflowId = `satmachine-reconciliation-manual-${stamp()}-${randomUUID().slice(0, 8)}`;
+  opts.onStart?.(workflowId);
+  const report = await (await ctx.temporal()).workflow.execute(reconciliationWorkflow, {
+    workflowId,
+    taskQueue: ctx.config.temporal.taskQueue,
+    args: [opts.scope ? { lnbits: opts.scope } : {}],
+    workflowExecutionTimeout: `${opts.timeoutSeconds} seconds`,
+    typedSearchAttributes: [{ key: SatmachineKind, value: 'reconcile' }],
+  });
+  return { workflowId, report };
+}
 
 export function formatReconciliation(r: ReconciliationReport): string {
   const total = Object.values(r.counts).reduce((s, n) => s + n, 0);
@@ -46,15 +63,7 @@ export function registerChecks(program: Command): void {
       withContext(async (ctx) => {
         const scope = o.lnbits === undefined ? undefined : parseArgs(z.enum(['recent', 'all', 'skip'], { error: '--lnbits: recent, all or skip' }), o.lnbits);
         const timeoutSeconds = parseDuration(o.timeout ?? '30m', '--timeout');
-        const workflowId = `satmachine-reconciliation-manual-${stamp()}-${randomUUID().slice(0, 8)}`;
-        progress(`running reconciliationWorkflow ${workflowId} on task queue ${ctx.config.temporal.taskQueue}…`);
-        const report = await (await ctx.temporal()).workflow.execute(reconciliationWorkflow, {
-          workflowId,
-          taskQueue: ctx.config.temporal.taskQueue,
-          args: [scope ? { lnbits: scope } : {}],
-          workflowExecutionTimeout: `${timeoutSeconds} seconds`,
-          typedSearchAttributes: [{ key: SatmachineKind, value: 'reconcile' }],
-        });
+        const { workflowId, report } = await runReconciliation(ctx, { scope, timeoutSeconds, onStart: (id) => progress(`running reconciliationWorkflow ${id} on task queue ${ctx.config.temporal.taskQueue}…`) });
         print(Boolean(o.json), { workflowId, ...report }, () => formatReconciliation(report));
         if (Object.values(report.counts).some((n) => n > 0)) setExitCode(EXIT.findings);
       }),

@@ -4,23 +4,15 @@
  * Confirming credits the balance once and stamps confirmed_at once (adapters/ledger/deposits.ts).
  */
 import type { Command } from 'commander';
-import type pg from 'pg';
 import { z } from 'zod';
-import { addDeposit, cancelDeposit, confirmDeposit, getClient } from '../../adapters/ledger';
-import { recordOperatorEvent } from '../../adapters/ledger/operator-control';
+import { findClient } from '../../adapters/ledger';
 import { formatFiat, parseArgs, parseFiatAmount, positiveIntArg, uuidArg } from '../args';
 import { type Context, withContext } from '../context';
+import { cancelDepositAs, confirmDepositAs, recordDeposit } from '../deposit-actions';
 import { listDeposits } from '../ledger-views';
 import { print, table } from '../output';
 
 const STATUSES = ['pending', 'confirmed', 'cancelled'] as const;
-
-/** Confirms a deposit and, when that credited the balance (not when it was confirmed already), records who did. */
-async function confirmAndRecord(pool: pg.Pool, actor: string, depositId: string) {
-  const r = await confirmDeposit(pool, depositId);
-  if (r.change) await recordOperatorEvent(pool, actor, 'deposit-confirmed', { depositId, clientId: r.deposit.clientId, amountFiatMinor: r.deposit.amount });
-  return r;
-}
 
 /** `deposits <name> <deposit>`: an operator action on one deposit (`run` gets its validated id and the actor). */
 function depositAction(
@@ -51,19 +43,9 @@ export function registerDeposits(program: Command): void {
     .option('--json', 'print JSON')
     .action((client: string, amount: string, o: { note?: string; confirm?: boolean; actor?: string; json?: boolean }) =>
       withContext(async (ctx) => {
-        const clientId = parseArgs(uuidArg('<client>'), client);
         const amountMinor = parseFiatAmount(amount, ctx.config.lamassu.fiatDecimals, '<amount>');
-        const pool = ctx.pool();
-        const c = await getClient(pool, clientId);
-        let deposit = await addDeposit(pool, { clientId, amount: amountMinor, note: o.note });
-        const actor = ctx.actor(o.actor);
-        await recordOperatorEvent(pool, actor, 'deposit-added', { depositId: deposit.id, clientId, amountFiatMinor: deposit.amount });
-        let balanceAfter: number | null = null;
-        if (o.confirm) {
-          const r = await confirmAndRecord(pool, actor, deposit.id);
-          deposit = r.deposit;
-          balanceAfter = r.change?.after ?? null;
-        }
+        const clientId = (await findClient(ctx.pool(), client)).id;
+        const { client: c, deposit, balanceAfter } = await recordDeposit(ctx, { clientId, amountFiatMinor: amountMinor, note: o.note, confirm: o.confirm }, ctx.actor(o.actor));
         const d = ctx.config.lamassu.fiatDecimals;
         print(Boolean(o.json), { ...deposit, amountFiatMinor: deposit.amount, balanceAfterFiatMinor: balanceAfter }, () =>
           `deposit ${deposit.id}: ${formatFiat(deposit.amount, d)} ${c.currency} for ${c.name}, ${deposit.status}${balanceAfter !== null ? `; balance now ${formatFiat(balanceAfter, d)}` : ''}`,
@@ -72,7 +54,7 @@ export function registerDeposits(program: Command): void {
     );
 
   depositAction(deposits, 'confirm', "confirm a pending deposit: credits the client's balance (once; confirming again changes nothing)", async (ctx, depositId, actor, json) => {
-    const { deposit, change } = await confirmAndRecord(ctx.pool(), actor, depositId);
+    const { deposit, change } = await confirmDepositAs(ctx, depositId, actor);
     const d = ctx.config.lamassu.fiatDecimals;
     print(json, { ...deposit, amountFiatMinor: deposit.amount, alreadyConfirmed: change === null, balanceAfterFiatMinor: change?.after ?? null }, () =>
       change ? `deposit ${depositId} confirmed; balance ${formatFiat(change.before, d)} → ${formatFiat(change.after, d)}` : `deposit ${depositId} was already confirmed at ${deposit.confirmedAt}`,
@@ -80,22 +62,20 @@ export function registerDeposits(program: Command): void {
   });
 
   depositAction(deposits, 'cancel', 'cancel a pending deposit (a confirmed one is corrected with `satmachine adjust`)', async (ctx, depositId, actor, json) => {
-    const pool = ctx.pool();
-    const deposit = await cancelDeposit(pool, depositId);
-    await recordOperatorEvent(pool, actor, 'deposit-cancelled', { depositId, clientId: deposit.clientId });
+    const deposit = await cancelDepositAs(ctx, depositId, actor);
     print(json, { ...deposit, amountFiatMinor: deposit.amount }, () => `deposit ${depositId} cancelled`);
   });
 
   deposits
     .command('list')
     .description('deposits, newest first')
-    .option('--client <id>', 'only this client')
+    .option('--client <id>', 'only this client (id or name)')
     .option('--status <status>', STATUSES.join(' | '))
     .option('--limit <n>', 'at most N rows (default 100)')
     .option('--json', 'print JSON')
     .action((o: { client?: string; status?: string; limit?: string; json?: boolean }) =>
       withContext(async (ctx) => {
-        const clientId = o.client === undefined ? undefined : parseArgs(uuidArg('--client'), o.client);
+        const clientId = o.client === undefined ? undefined : (await findClient(ctx.pool(), o.client)).id;
         const status = o.status === undefined ? undefined : parseArgs(z.enum(STATUSES, { error: `--status: one of ${STATUSES.join(', ')}` }), o.status);
         const rows = await listDeposits(ctx.pool(), { clientId, status, limit: positiveIntArg(o.limit, '--limit') ?? 100 });
         const d = ctx.config.lamassu.fiatDecimals;

@@ -11,7 +11,7 @@ import { type Context, messageOf, withContext } from '../context';
 import { pausePoller, resumePoller } from '../poller';
 import { EXIT, kv, print, setExitCode } from '../output';
 
-interface Part {
+export interface Part {
   ok: boolean;
   detail: string;
 }
@@ -39,7 +39,46 @@ async function pollerPart(ctx: Context, fn: (client: Awaited<ReturnType<Context[
   }
 }
 
-function report(json: boolean, title: string, value: { actor: string; reason: string | null; payouts: Part; poller: Part; inFlight: Awaited<ReturnType<typeof inFlight>> }) {
+export type EmergencyReport = { actor: string; reason: string | null; payouts: Part; poller: Part; inFlight: Awaited<ReturnType<typeof inFlight>> };
+
+/** Halts payouts (ledger first: money stops even when Temporal is unreachable) and pauses the poller; recorded. */
+export async function emergencyStop(ctx: Context, actor: string, reasonText: string | undefined): Promise<EmergencyReport> {
+  const reason = reasonText?.trim() || 'emergency stop';
+  // Money first: the ledger halt stops transfers even if Temporal is unreachable.
+  let payouts: Part;
+  try {
+    const r = await haltPayouts(ctx.pool(), actor, reason, { via: 'emergency stop' });
+    payouts = { ok: true, detail: r.before.payoutsHalted ? `already halted since ${r.before.haltedAt} by ${r.before.haltedBy}` : 'halted: cash-out workflows wait before their next transfer' };
+  } catch (err) {
+    payouts = { ok: false, detail: `ledger: ${messageOf(err)}` };
+  }
+  const poller = await pollerPart(ctx, (c) => pausePoller(c, reason, { by: actor, workflowId: ctx.pollerWorkflowId }), 'paused: no new cash-outs start');
+  if (payouts.ok) {
+    await recordOperatorEvent(ctx.pool(), actor, 'emergency-stop', { reason, pollerPaused: poller.ok, pollerDetail: poller.detail }).catch(() => undefined);
+  }
+  return { actor, reason, payouts, poller, inFlight: await inFlight(ctx) };
+}
+
+/** Resumes payouts and (unless payoutsOnly) the poller; recorded. */
+export async function emergencyResume(ctx: Context, actor: string, reasonText: string | undefined, payoutsOnly: boolean): Promise<EmergencyReport> {
+  const reason = reasonText?.trim() || null;
+  let payouts: Part;
+  try {
+    const r = await resumePayouts(ctx.pool(), actor, reason, { via: 'emergency resume' });
+    payouts = { ok: true, detail: r.before.payoutsHalted ? 'resumed' : 'were not halted' };
+  } catch (err) {
+    payouts = { ok: false, detail: `ledger: ${messageOf(err)}` };
+  }
+  const poller = payoutsOnly
+    ? { ok: true, detail: 'left as is (--payouts-only); `satmachine poller resume` when ready' }
+    : await pollerPart(ctx, (c) => resumePoller(c, { by: actor, workflowId: ctx.pollerWorkflowId }), 'resumed: polls now');
+  if (payouts.ok) {
+    await recordOperatorEvent(ctx.pool(), actor, 'emergency-resume', { reason, payoutsOnly: Boolean(payoutsOnly), pollerDetail: poller.detail }).catch(() => undefined);
+  }
+  return { actor, reason, payouts, poller, inFlight: await inFlight(ctx) };
+}
+
+function report(json: boolean, title: string, value: EmergencyReport) {
   print(json, value, () =>
     [
       title,
@@ -66,21 +105,7 @@ export function registerEmergency(program: Command): void {
     .option('--json', 'print JSON')
     .action((o: { reason?: string; actor?: string; json?: boolean }) =>
       withContext(async (ctx) => {
-        const actor = ctx.actor(o.actor);
-        const reason = o.reason?.trim() || 'emergency stop';
-        // Money first: the ledger halt stops transfers even if Temporal is unreachable.
-        let payouts: Part;
-        try {
-          const r = await haltPayouts(ctx.pool(), actor, reason, { via: 'emergency stop' });
-          payouts = { ok: true, detail: r.before.payoutsHalted ? `already halted since ${r.before.haltedAt} by ${r.before.haltedBy}` : 'halted: cash-out workflows wait before their next transfer' };
-        } catch (err) {
-          payouts = { ok: false, detail: `ledger: ${messageOf(err)}` };
-        }
-        const poller = await pollerPart(ctx, (c) => pausePoller(c, reason, { by: actor, workflowId: ctx.pollerWorkflowId }), 'paused: no new cash-outs start');
-        if (payouts.ok) {
-          await recordOperatorEvent(ctx.pool(), actor, 'emergency-stop', { reason, pollerPaused: poller.ok, pollerDetail: poller.detail }).catch(() => undefined);
-        }
-        report(Boolean(o.json), 'EMERGENCY STOP', { actor, reason, payouts, poller, inFlight: await inFlight(ctx) });
+        report(Boolean(o.json), 'EMERGENCY STOP', await emergencyStop(ctx, ctx.actor(o.actor), o.reason));
       }),
     );
 
@@ -93,22 +118,7 @@ export function registerEmergency(program: Command): void {
     .option('--json', 'print JSON')
     .action((o: { reason?: string; actor?: string; payoutsOnly?: boolean; json?: boolean }) =>
       withContext(async (ctx) => {
-        const actor = ctx.actor(o.actor);
-        const reason = o.reason?.trim() || null;
-        let payouts: Part;
-        try {
-          const r = await resumePayouts(ctx.pool(), actor, reason, { via: 'emergency resume' });
-          payouts = { ok: true, detail: r.before.payoutsHalted ? 'resumed' : 'were not halted' };
-        } catch (err) {
-          payouts = { ok: false, detail: `ledger: ${messageOf(err)}` };
-        }
-        const poller = o.payoutsOnly
-          ? { ok: true, detail: 'left as is (--payouts-only); `satmachine poller resume` when ready' }
-          : await pollerPart(ctx, (c) => resumePoller(c, { by: actor, workflowId: ctx.pollerWorkflowId }), 'resumed: polls now');
-        if (payouts.ok) {
-          await recordOperatorEvent(ctx.pool(), actor, 'emergency-resume', { reason, payoutsOnly: Boolean(o.payoutsOnly), pollerDetail: poller.detail }).catch(() => undefined);
-        }
-        report(Boolean(o.json), 'EMERGENCY RESUME', { actor, reason, payouts, poller, inFlight: await inFlight(ctx) });
+        report(Boolean(o.json), 'EMERGENCY RESUME', await emergencyResume(ctx, ctx.actor(o.actor), o.reason, Boolean(o.payoutsOnly)));
       }),
     );
 }

@@ -1,6 +1,6 @@
 /**
- * A throwaway LNbits 1.6.2 (FakeWallet, SQLite in dataDir) for one test run: spawn, wait, first install,
- * superuser token. Started once per run by test/run.ts.
+ * A throwaway LNbits 1.6.2 (FakeWallet, SQLite in dataDir — or PostgreSQL with `databaseUrl`) for one test
+ * run: spawn, wait, first install, superuser token. Started once per run by test/run.ts.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -43,7 +43,11 @@ const userSchema = z.object({ id: z.string().regex(/^[0-9a-f]{32}$/) });
  * `superuserPassword`: for a data folder kept between runs (the sandbox). The first start sets it at
  * first install; later starts of the same folder log in with it instead (first install answers 403 then).
  */
-export async function startLnbits(opts: { dataDir: string; port?: number; superuserPassword?: string }): Promise<TestLnbits> {
+/**
+ * `databaseUrl` (postgres://…): LNbits keeps its data in that PostgreSQL database instead of one SQLite file,
+ * so that payments are not serialised by SQLite's single writer (bench/, `npm start -- --lnbits-postgres`).
+ */
+export async function startLnbits(opts: { dataDir: string; port?: number; superuserPassword?: string; databaseUrl?: string }): Promise<TestLnbits> {
   const bin = lnbitsBin();
   const port = opts.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
@@ -66,6 +70,7 @@ export async function startLnbits(opts: { dataDir: string; port?: number; superu
     LNBITS_EXCHANGE_RATE_PROVIDERS: '[]',
     LNBITS_ADMIN_UI: 'true', // needed for the superuser and /users/api/v1/balance
     AUTH_HTTPS_ONLY: 'false',
+    ...(opts.databaseUrl ? { LNBITS_DATABASE_URL: opts.databaseUrl } : {}),
   };
   // Own process group: stop() reaches the uvicorn worker that LNbits forks (SIGKILL 5 s after SIGTERM).
   const group = spawnGroup(bin, ['--host', '127.0.0.1', '--port', String(port)], { cwd: sitePackages(bin), env, logFile, graceMs: 5_000 });
