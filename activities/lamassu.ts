@@ -72,7 +72,7 @@ export function createLamassuIngestion(deps: ActivityDeps, opts: LamassuIngestio
 
   /** No ledger row for the Lamassu id, and the latest run of its workflow id is closed. */
   async function restartable(client: Client, lamassuId: string): Promise<boolean> {
-    const { rows } = await pool.query(`SELECT 1 FROM satoshimachine.lamassu_transactions WHERE lower(lamassu_id) = lower($1)`, [lamassuId]);
+    const { rows } = await pool.query(`SELECT 1 FROM satoshimachine.lamassu_transactions WHERE lamassu_id::text = lower($1)`, [lamassuId]);
     if (rows.length > 0) return false;
     const status = await runStatus(client, cashOutWorkflowId(lamassuId));
     return status !== 'RUNNING' && status !== 'NOT_FOUND';
