@@ -24,7 +24,9 @@ import { parseDecimal, toScaledInteger } from '../domain/decimal';
 import { BalanceWouldGoNegativeError, CashOutConfigError, InsufficientBalanceError, LedgerStateError } from '../domain/errors';
 import type { LamassuCashOut } from '../domain/lamassu-row';
 import { fiatMinor } from '../domain/money';
+import type { LamassuConnection } from '../adapters/lamassu/connection';
 import { createPayoutActivities, sourceAdminKey, toView, type PayoutView } from './cashout-payout';
+import { createCashOutChecks, type RefusedRecord } from './cashout-checks';
 import { checkCashOutConservation, type ConservationResult } from './cashout-conservation';
 import { createPayoutProof } from './payout-release-proof';
 import type { ActivityDeps } from './deps';
@@ -32,11 +34,14 @@ import type { ActivityDeps } from './deps';
 export type { PayoutView };
 
 export interface RecordResult {
-  outcome: 'recorded' | 'duplicate';
+  /** refused: the input is not a real, final Lamassu cash-out (cashout-checks.ts): recorded rejected, 0 sats. */
+  outcome: 'recorded' | 'duplicate' | 'refused';
   transactionId: string;
   /** For a duplicate: the run that owns the ledger row (null: recorded outside a workflow, e.g. rejected). */
   ownerWorkflowId: string | null;
   ownerStatus: string;
+  /** Why a refused input was refused. */
+  reason?: string;
   /** For a duplicate: Σ client sats the owning run paid (completed payouts). */
   ownerPaidSats?: number;
 }
@@ -72,10 +77,16 @@ function toInsert(row: LamassuCashOut) {
   };
 }
 
-export function createCashOutActivities(deps: ActivityDeps) {
+export interface CashOutActivityOptions {
+  /** The Lamassu connection the record step re-reads rows through (the worker shares the poller's). */
+  lamassu?: () => LamassuConnection;
+}
+
+export function createCashOutActivities(deps: ActivityDeps, opts: CashOutActivityOptions = {}) {
   const { config, pool, log } = deps;
   const lnbits = deps.lnbits ?? createLnbitsClient({ url: config.lnbits.url, timeoutMs: config.lnbits.requestTimeoutMs });
   const payout = createPayoutActivities(deps, lnbits);
+  const checks = createCashOutChecks(deps, opts);
   const proof = createPayoutProof(deps, lnbits);
 
   /** Balances as of the cash-out's confirmation, allocated over its commission-free sats. */
@@ -88,6 +99,7 @@ export function createCashOutActivities(deps: ActivityDeps) {
 
   return {
     ...payout,
+    ...checks.activities,
 
     /**
      * Insert the transaction owned by this run. Already there under another run id (or none) → duplicate:
@@ -95,6 +107,9 @@ export function createCashOutActivities(deps: ActivityDeps) {
      */
     async recordCashOut(input: { row: LamassuCashOut; workflowId: string; runId: string }): Promise<RecordResult> {
       const { row, workflowId, runId } = input;
+      // Lamassu is the source of truth: a forged, changed or unfinished input is refused before anything is recorded.
+      const refused: RefusedRecord | null = await checks.verify(row, { workflowId, runId });
+      if (refused) return refused;
       const r = await recordCashOutTransaction(pool, toInsert(row), { workflowId, runId });
       if (r.outcome !== 'duplicate') return { outcome: 'recorded', transactionId: r.transaction.id, ownerWorkflowId: workflowId, ownerStatus: r.transaction.status };
       await raiseAlert(deps, {
@@ -115,8 +130,12 @@ export function createCashOutActivities(deps: ActivityDeps) {
     /** The commission split (config.commissionModel) and the dispensed fiat in exact minor units, stored once. */
     async splitCashOutCommission(input: { transactionId: string }): Promise<SplitResult> {
       const tx = await getTransaction(pool, input.transactionId);
+      const { rows: fee } = await pool.query(`SELECT fixed_fee::text AS fixed_fee FROM satoshimachine.lamassu_transactions WHERE id = $1`, [tx.id]);
       const commission = computeCommission(
-        { cryptoAtoms: tx.cryptoAtoms, commissionPercentage: tx.commissionPercentage, discount: tx.discount, fiat: tx.fiat, rawTickerPrice: tx.rawTickerPrice },
+        {
+          cryptoAtoms: tx.cryptoAtoms, commissionPercentage: tx.commissionPercentage, discount: tx.discount, fiat: tx.fiat, rawTickerPrice: tx.rawTickerPrice,
+          fixedFee: (fee[0]?.fixed_fee as string | null) ?? null,
+        },
         config.commissionModel,
       );
       const minor = fiatMinor(toScaledInteger(parseDecimal(tx.fiat, 'fiat'), config.lamassu.fiatDecimals, 'fiat'), 'fiat');

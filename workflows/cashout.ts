@@ -33,6 +33,8 @@ import type { Allocation } from '../domain/allocation';
 import { BUSINESS_ERROR_TYPES } from '../domain/errors';
 import type { LamassuCashOut } from '../domain/lamassu-row';
 import { CashOutStatus, FailedPayouts, LamassuTxId, PayoutSats, SatmachineKind } from '../domain/search-attributes';
+import { createHold, PLAUSIBILITY_HOLD_PATCH } from './cashout-hold';
+import { withFailureAttention } from './cashout-failure';
 import { publishDuplicate } from './cashout-duplicate';
 import { attentionDetails } from './cashout-details';
 import { COMPLETE_WHEN_SETTLED_PATCH, RIDE_OUT_OUTAGES_PATCH, payThroughOutages } from './cashout-outage';
@@ -75,7 +77,12 @@ const failureType = (err: unknown): string | undefined => {
   return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
 };
 
+/** Any failure leaves the ledger row needs_attention with a critical alert (workflows/cashout-failure.ts). */
 export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResult> {
+  return withFailureAttention(input?.row?.id, () => runCashOut(input));
+}
+
+async function runCashOut(input: CashOutInput): Promise<CashOutResult> {
   const { row } = input;
   const info = workflowInfo();
   const haltRecheckMs = (input.haltRecheckSeconds ?? 30) * 1000;
@@ -183,6 +190,7 @@ export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResul
       },
     },
   );
+  const hold = createHold();
   publish();
 
   // Record: the ledger's UNIQUE(lamassu_id) + run id is the durable duplicate guard. A recovery run (new input,
@@ -198,6 +206,12 @@ export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResul
     if (patched(DUPLICATE_SHOWS_OWNER_PATCH)) publishDuplicate(row, rec);
     else publish();
     return { status: 'duplicate', transactionId: rec.transactionId, payouts: [] };
+  }
+  if (rec.outcome === 'refused') {
+    // Not a real, final Lamassu cash-out (recorded rejected, alerted by the activity): nothing moves.
+    Object.assign(state, { status: 'rejected', step: 'done', lastError: rec.reason ?? 'refused' });
+    publish();
+    return { status: 'rejected', transactionId: rec.transactionId, payouts: [] };
   }
   const txId = rec.transactionId;
   if (input.recovery) {
@@ -216,6 +230,10 @@ export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResul
   state.unallocatedSats = allocation.unallocatedSats;
   state.plannedPayouts = allocation.lines.filter((l) => l.sats > 0).length + (split.commissionSats > 0 ? 1 : 0);
   publish();
+  // Plausibility before money moves: a failing cash-out is held for the operator (workflows/cashout-hold.ts).
+  if (patched(PLAUSIBILITY_HOLD_PATCH) && (await hold.check(txId, state, publish)) === 'rejected') {
+    return { status: 'rejected', transactionId: txId, payouts: [] };
+  }
 
   /** Durable wait while the operator halt is on; re-checks back off from haltRecheckMs to 5 minutes. */
   async function waitWhileHalted(): Promise<void> {

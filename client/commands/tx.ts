@@ -13,8 +13,9 @@ import { CashOutStatus, FailedPayouts } from '../../domain/search-attributes';
 import { formatFiat, parseArgs, parseDuration, positiveIntArg } from '../args';
 import { type Context, messageOf, withContext } from '../context';
 import { findTransaction, listTransactions } from '../ledger-views';
-import { EXIT, kv, print, progress, setExitCode, table } from '../output';
+import { CliError, EXIT, kv, print, progress, setExitCode, table } from '../output';
 import { cancelFailedPayoutsUpdate, cashOutStatusQuery, retryFailedPayoutsUpdate, type CancelInput, type CashOutState, type OperatorActionResult, type RetryInput } from '../../workflows/cashout';
+import { approveHeldCashOutUpdate, rejectHeldCashOutUpdate, type HoldDecisionInput, type HoldDecisionResult } from '../../workflows/cashout-hold';
 import { ledgerCashOut, resumeCashOut, runStatus } from '../recovery';
 
 /** Sats columns as numbers (safe integers ≤ 21e6 BTC), crypto_atoms included. */
@@ -146,6 +147,21 @@ async function runUpdate(ctx: Context, idArg: string, update: 'retryFailedPayout
   return { tx, result };
 }
 
+/** approve / reject a held cash-out: the workflow's update, then the audit row (who, why). */
+async function decideHeld(ctx: Context, idArg: string, decision: 'approve' | 'reject', input: { actor: string; reason?: string }) {
+  const reason = input.reason?.trim();
+  if (!reason) throw new CliError('--reason is required: say why (it is recorded)', EXIT.usage);
+  const tx = await findTransaction(ctx.pool(), idArg.trim());
+  if (tx.status !== 'held') throw new CliError(`cash-out ${tx.lamassuId} is ${tx.status}, not held`, EXIT.usage);
+  const handle = (await ctx.temporal()).workflow.getHandle(tx.workflowId ?? cashOutWorkflowId(tx.lamassuId));
+  const update = decision === 'approve' ? approveHeldCashOutUpdate : rejectHeldCashOutUpdate;
+  const result = await handle.executeUpdate<HoldDecisionResult, [HoldDecisionInput]>(update.name, { args: [{ by: input.actor, reason }] });
+  await recordOperatorEvent(ctx.pool(), input.actor, decision === 'approve' ? 'held-cashout-approved' : 'held-cashout-rejected', {
+    lamassuId: tx.lamassuId, transactionId: tx.id, reason, heldFor: tx.error,
+  });
+  return { tx, result };
+}
+
 export function registerTx(program: Command): void {
   const tx = program.command('tx').description('Lamassu cash-outs in the ledger');
 
@@ -237,6 +253,30 @@ export function registerTx(program: Command): void {
             ? `recovery run ${r.runId} of ${r.workflowId} started for ${c.lamassuId}; \`npx satmachine tx show ${c.lamassuId}\` follows it`
             : `the workflow of ${c.lamassuId} is running (${r.workflowId}): use \`npx satmachine tx retry\` or \`tx cancel-failed\``,
         );
+      }),
+    );
+
+  tx.command('approve <lamassuId>')
+    .description('pay a HELD cash-out after checking it in Lamassu (update approveHeldCashOut; audited)')
+    .option('--reason <text>', 'why it is right to pay it (required, recorded)')
+    .option('--actor <name>', 'who (default: the OS user)')
+    .option('--json', 'print JSON')
+    .action((id: string, o: { reason?: string; actor?: string; json?: boolean }) =>
+      withContext(async (ctx) => {
+        const { tx: t, result } = await decideHeld(ctx, id, 'approve', { actor: ctx.actor(o.actor), reason: o.reason });
+        print(Boolean(o.json), { lamassuId: t.lamassuId, update: 'approveHeldCashOut', result }, () => `held cash-out ${t.lamassuId} approved: it is paid now; \`satmachine tx show ${t.lamassuId}\` follows it`);
+      }),
+    );
+
+  tx.command('reject <lamassuId>')
+    .description('close a HELD cash-out without paying it (update rejectHeldCashOut; audited)')
+    .option('--reason <text>', 'why (required, recorded)')
+    .option('--actor <name>', 'who (default: the OS user)')
+    .option('--json', 'print JSON')
+    .action((id: string, o: { reason?: string; actor?: string; json?: boolean }) =>
+      withContext(async (ctx) => {
+        const { tx: t, result } = await decideHeld(ctx, id, 'reject', { actor: ctx.actor(o.actor), reason: o.reason });
+        print(Boolean(o.json), { lamassuId: t.lamassuId, update: 'rejectHeldCashOut', result }, () => `held cash-out ${t.lamassuId} rejected: it will never be paid`);
       }),
     );
 

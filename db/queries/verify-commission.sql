@@ -10,6 +10,8 @@
 --   * EXACT (issue 13): the runbook tolerated ± 1 sat because it rounded base and commission separately
 --     (ROUND(a − x) and a − ROUND(x) differ by 1 when x ends in .5). Our split is one rounding: base =
 --     ROUND(…), commission = crypto_atoms − base (domain/commission.ts), so any difference is an error.
+-- Issue 12: the fixed fee's sats (fixed_fee_sats, newer Lamassu servers) come out of crypto_atoms first, and
+-- the base never exceeds what is left (Lamassu's 100-sat rounding, a negative commission: commission 0).
 -- Returns one row per transaction whose stored split is wrong: on a correct ledger, no rows.
 SELECT
   id,
@@ -27,15 +29,15 @@ SELECT
 FROM (
   SELECT
     t.*,
-    CASE t.commission_model
-      WHEN 'lamassu-ticker' THEN ROUND(t.fiat * 100000000 / t.raw_ticker_price)
-      ELSE ROUND(t.crypto_atoms / (1 + (COALESCE(t.commission_percentage, 0) * (100 - COALESCE(t.discount, 0)) / 100)))
-    END AS expected_base,
-    t.crypto_atoms - CASE t.commission_model
-      WHEN 'lamassu-ticker' THEN ROUND(t.fiat * 100000000 / t.raw_ticker_price)
-      ELSE ROUND(t.crypto_atoms / (1 + (COALESCE(t.commission_percentage, 0) * (100 - COALESCE(t.discount, 0)) / 100)))
-    END AS expected_commission
+    LEAST(t.crypto_atoms - COALESCE(t.fixed_fee_sats, 0), f.formula_base) AS expected_base,
+    t.crypto_atoms - LEAST(t.crypto_atoms - COALESCE(t.fixed_fee_sats, 0), f.formula_base) AS expected_commission
   FROM satoshimachine.lamassu_transactions t
+  CROSS JOIN LATERAL (
+    SELECT CASE t.commission_model
+      WHEN 'lamassu-ticker' THEN ROUND(t.fiat * 100000000 / t.raw_ticker_price)
+      ELSE ROUND((t.crypto_atoms - COALESCE(t.fixed_fee_sats, 0)) / (1 + (COALESCE(t.commission_percentage, 0) * (100 - COALESCE(t.discount, 0)) / 100)))
+    END AS formula_base
+  ) f
   WHERE t.base_sats IS NOT NULL
 ) checked
 WHERE base_sats <> expected_base
