@@ -237,6 +237,14 @@ export function createPayoutActivities(deps: ActivityDeps, lnbits: LnbitsClient)
       throw new PayoutDisagreementError(`payment ${paymentId}: recipient row ${inState}, payer row ${outState}`, `the recipient wallet's row is ${inState} but the payer wallet's row is ${outState} for hash ${inv.paymentHash}`);
     }
     if (outState === 'pending') throw new Error(`payment ${paymentId}: LNbits shows the payment of ${inv.paymentHash} in flight; not paying again, retrying`);
+    if (inState === 'none' && (await clientMovedSince(p))) {
+      // Never paid (no success, nothing in flight: checked above) and issued by the client's former wallet.
+      const next = await verifiedNewInvoice(p, recipientKey);
+      const stored = await replacePaymentInvoice(pool, paymentId, inv.paymentHash, next.paymentHash, next.bolt11);
+      if (stored.paymentHash !== next.paymentHash) throw new Error(`payment ${paymentId}: another attempt replaced invoice ${inv.paymentHash} first; retrying with it`);
+      log.info({ paymentId, replacedPaymentHash: inv.paymentHash, paymentHash: next.paymentHash }, "invoice of the client's former wallet replaced");
+      return { invoice: next };
+    }
     if (inState === 'none') throw new PayoutDisagreementError(`payment ${paymentId}: invoice not in the recipient wallet`, `the recipient wallet does not list the stored invoice ${inv.paymentHash}`);
     if (inState === 'pending' && expired) inState = await expireInLnbits(recipientKey, inv);
     if (inState === 'pending' && expired) throw new Error(`payment ${paymentId}: invoice ${inv.paymentHash} expired but LNbits still lists it pending; retrying`);
@@ -249,6 +257,21 @@ export function createPayoutActivities(deps: ActivityDeps, lnbits: LnbitsClient)
     if (stored.paymentHash !== next.paymentHash) throw new Error(`payment ${paymentId}: another attempt replaced invoice ${inv.paymentHash} first; retrying with it`);
     log.info({ paymentId, replacedPaymentHash: inv.paymentHash, paymentHash: next.paymentHash }, 'failed unpaid invoice replaced');
     return { invoice: next };
+  }
+
+  /**
+   * The client moved to another wallet (`clients set-wallet`, recorded in operator_events) after this payout
+   * was created: its stored invoice was issued by the OLD wallet, so the new wallet not listing it is expected,
+   * not a disagreement. Such an invoice, never paid, is replaced by one of the new wallet — a retry must never
+   * pay the old wallet.
+   */
+  async function clientMovedSince(p: Payout): Promise<boolean> {
+    if (p.kind !== 'client' || !p.clientId) return false;
+    const moved = await pool.query(
+      `SELECT 1 FROM satoshimachine.operator_events WHERE action = 'client-wallet-replaced' AND details->>'clientId' = $1 AND at >= $2 LIMIT 1`,
+      [p.clientId, p.createdAt],
+    );
+    return moved.rows.length > 0;
   }
 
   async function transfer(paymentId: string): Promise<PayoutView | { halted: string }> {

@@ -3,7 +3,7 @@
  * fund, pre-flight, reserve, pay (cashout-payout.ts), compensate, operator cancel, complete. Each is
  * idempotent; inputs and results are ids, amounts and states (never a key).
  */
-import { raiseAlert } from '../adapters/alerts';
+import { raiseAlert, resolveAlerts } from '../adapters/alerts';
 import { eligibleBalancesAt } from '../adapters/ledger/balances';
 import {
   adoptCashOutTransaction,
@@ -24,18 +24,26 @@ import { parseDecimal, toScaledInteger } from '../domain/decimal';
 import { BalanceWouldGoNegativeError, CashOutConfigError, InsufficientBalanceError, LedgerStateError } from '../domain/errors';
 import type { LamassuCashOut } from '../domain/lamassu-row';
 import { fiatMinor } from '../domain/money';
+import type { LamassuConnection } from '../adapters/lamassu/connection';
 import { createPayoutActivities, sourceAdminKey, toView, type PayoutView } from './cashout-payout';
+import { createCashOutChecks, type RefusedRecord } from './cashout-checks';
+import { checkCashOutConservation, type ConservationResult } from './cashout-conservation';
 import { createPayoutProof } from './payout-release-proof';
 import type { ActivityDeps } from './deps';
 
 export type { PayoutView };
 
 export interface RecordResult {
-  outcome: 'recorded' | 'duplicate';
+  /** refused: the input is not a real, final Lamassu cash-out (cashout-checks.ts): recorded rejected, 0 sats. */
+  outcome: 'recorded' | 'duplicate' | 'refused';
   transactionId: string;
   /** For a duplicate: the run that owns the ledger row (null: recorded outside a workflow, e.g. rejected). */
   ownerWorkflowId: string | null;
   ownerStatus: string;
+  /** Why a refused input was refused. */
+  reason?: string;
+  /** For a duplicate: Σ client sats the owning run paid (completed payouts). */
+  ownerPaidSats?: number;
 }
 
 export interface SplitResult {
@@ -53,6 +61,8 @@ export interface ReserveResult {
   reallocated: boolean;
   unallocatedSats: number;
   payoutConcurrency: number;
+  /** Client id → name, for the Web UI's details (names, not UUIDs). */
+  clientNames?: Record<string, string>;
 }
 
 const views = (rows: PaymentRow[]) => rows.map(toView);
@@ -67,10 +77,16 @@ function toInsert(row: LamassuCashOut) {
   };
 }
 
-export function createCashOutActivities(deps: ActivityDeps) {
+export interface CashOutActivityOptions {
+  /** The Lamassu connection the record step re-reads rows through (the worker shares the poller's). */
+  lamassu?: () => LamassuConnection;
+}
+
+export function createCashOutActivities(deps: ActivityDeps, opts: CashOutActivityOptions = {}) {
   const { config, pool, log } = deps;
   const lnbits = deps.lnbits ?? createLnbitsClient({ url: config.lnbits.url, timeoutMs: config.lnbits.requestTimeoutMs });
   const payout = createPayoutActivities(deps, lnbits);
+  const checks = createCashOutChecks(deps, opts);
   const proof = createPayoutProof(deps, lnbits);
 
   /** Balances as of the cash-out's confirmation, allocated over its commission-free sats. */
@@ -83,6 +99,7 @@ export function createCashOutActivities(deps: ActivityDeps) {
 
   return {
     ...payout,
+    ...checks.activities,
 
     /**
      * Insert the transaction owned by this run. Already there under another run id (or none) → duplicate:
@@ -90,6 +107,9 @@ export function createCashOutActivities(deps: ActivityDeps) {
      */
     async recordCashOut(input: { row: LamassuCashOut; workflowId: string; runId: string }): Promise<RecordResult> {
       const { row, workflowId, runId } = input;
+      // Lamassu is the source of truth: a forged, changed or unfinished input is refused before anything is recorded.
+      const refused: RefusedRecord | null = await checks.verify(row, { workflowId, runId });
+      if (refused) return refused;
       const r = await recordCashOutTransaction(pool, toInsert(row), { workflowId, runId });
       if (r.outcome !== 'duplicate') return { outcome: 'recorded', transactionId: r.transaction.id, ownerWorkflowId: workflowId, ownerStatus: r.transaction.status };
       await raiseAlert(deps, {
@@ -99,14 +119,23 @@ export function createCashOutActivities(deps: ActivityDeps) {
         message: `Lamassu cash-out ${row.id} was started again (workflow ${workflowId}); the ledger already has it (status ${r.transaction.status}): nothing paid`,
         details: { lamassuId: row.id, workflowId, runId, ownerWorkflowId: r.transaction.workflowId, ownerRunId: r.ownerRunId, ledgerStatus: r.transaction.status },
       });
-      return { outcome: 'duplicate', transactionId: r.transaction.id, ownerWorkflowId: r.transaction.workflowId, ownerStatus: r.transaction.status };
+      // What the owning run paid, so a duplicate run can show the cash-out's truth instead of "0 sats".
+      const paid = await pool.query<{ s: string }>(
+        `SELECT COALESCE(sum(amount_sats), 0)::text AS s FROM satoshimachine.payments WHERE transaction_id = $1 AND kind = 'client' AND status = 'completed'`,
+        [r.transaction.id],
+      );
+      return { outcome: 'duplicate', transactionId: r.transaction.id, ownerWorkflowId: r.transaction.workflowId, ownerStatus: r.transaction.status, ownerPaidSats: Number(paid.rows[0]!.s) };
     },
 
     /** The commission split (config.commissionModel) and the dispensed fiat in exact minor units, stored once. */
     async splitCashOutCommission(input: { transactionId: string }): Promise<SplitResult> {
       const tx = await getTransaction(pool, input.transactionId);
+      const { rows: fee } = await pool.query(`SELECT fixed_fee::text AS fixed_fee FROM satoshimachine.lamassu_transactions WHERE id = $1`, [tx.id]);
       const commission = computeCommission(
-        { cryptoAtoms: tx.cryptoAtoms, commissionPercentage: tx.commissionPercentage, discount: tx.discount, fiat: tx.fiat, rawTickerPrice: tx.rawTickerPrice },
+        {
+          cryptoAtoms: tx.cryptoAtoms, commissionPercentage: tx.commissionPercentage, discount: tx.discount, fiat: tx.fiat, rawTickerPrice: tx.rawTickerPrice,
+          fixedFee: (fee[0]?.fixed_fee as string | null) ?? null,
+        },
         config.commissionModel,
       );
       const minor = fiatMinor(toScaledInteger(parseDecimal(tx.fiat, 'fiat'), config.lamassu.fiatDecimals, 'fiat'), 'fiat');
@@ -173,7 +202,13 @@ export function createCashOutActivities(deps: ActivityDeps) {
         }
       }
       const tx = await getTransaction(pool, input.transactionId);
-      return { payouts: views(rows), reallocated, unallocatedSats: tx.unallocatedSats ?? 0, payoutConcurrency: config.payoutConcurrency };
+      const names = await pool.query<{ id: string; name: string }>(`SELECT id::text, name FROM satoshimachine.clients WHERE id = ANY($1::uuid[])`, [
+        rows.flatMap((p) => (p.clientId ? [p.clientId] : [])),
+      ]);
+      return {
+        payouts: views(rows), reallocated, unallocatedSats: tx.unallocatedSats ?? 0, payoutConcurrency: config.payoutConcurrency,
+        clientNames: Object.fromEntries(names.rows.map((r) => [r.id, r.name])),
+      };
     },
 
     /**
@@ -261,12 +296,19 @@ export function createCashOutActivities(deps: ActivityDeps) {
     },
 
     /** Every payout completed → transaction completed. */
-    async completeCashOut(input: { transactionId: string }): Promise<{ payouts: PayoutView[] }> {
+    async completeCashOut(input: { transactionId: string }): Promise<{ payouts: PayoutView[]; conservation?: ConservationResult }> {
       const rows = await listPayments(pool, input.transactionId);
       const open = rows.filter((p) => p.status !== 'completed');
       if (open.length) throw new LedgerStateError(`transaction ${input.transactionId}: ${open.length} payout(s) not completed`, 'status');
       await setTransactionStatus(pool, input.transactionId, 'completed');
-      return { payouts: views(rows) };
+      // Checked at once (issue 13); a problem alerts, it never undoes or fails the completion.
+      const tx = await getTransaction(pool, input.transactionId);
+      const conservation = await checkCashOutConservation(deps, lnbits, sourceAdminKey(deps), tx, rows).catch((err: unknown) => {
+        log.warn({ transactionId: input.transactionId, err: err instanceof Error ? err.message : String(err) }, 'conservation check failed to run');
+        return undefined;
+      });
+      await resolveAlerts(deps, { dedupKeyLike: `cashout-needs-attention:${input.transactionId}:%` }, 'satmachine', `cash-out ${tx.lamassuId} completed`).catch(() => []);
+      return { payouts: views(rows), conservation };
     },
   };
 }

@@ -6,7 +6,7 @@
  * a key (only an operator resumes it). Keys are read from config here and never returned.
  */
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
-import { raiseAlert, redeliverAlerts, severityFor, type AlertSeverity } from '../adapters/alerts';
+import { raiseAlert, redeliverAlerts, resolveAlerts, severityFor, type AlertSeverity } from '../adapters/alerts';
 import { testLamassuConnection } from '../adapters/lamassu/connection-test';
 import { createLnbitsClient } from '../adapters/lnbits/client';
 import { LnbitsAuthError } from '../adapters/lnbits/errors';
@@ -145,10 +145,15 @@ export function createHealth(deps: ActivityDeps, opts: HealthOptions = {}) {
     /** One alert per problem (dedup per kind and subject within the quiet period); offers failed deliveries again. */
     async reportHealthProblems(input: { problems: HealthProblem[] }): Promise<{ raised: string[]; redelivered: number }> {
       const raised: string[] = [];
+      const current: string[] = [];
       for (const p of input.problems) {
-        const r = await raiseAlert(deps, { severity: p.severity, kind: p.kind, dedupKey: `health:${p.kind}:${p.subject}`, message: p.message, details: p.details });
+        const dedupKey = `health:${p.kind}:${p.subject}`;
+        current.push(dedupKey);
+        const r = await raiseAlert(deps, { severity: p.severity, kind: p.kind, dedupKey, message: p.message, details: p.details });
         if (r.raised) raised.push(`${p.kind}:${p.subject}`);
       }
+      // Every check ran: a health alert whose problem is gone is resolved.
+      await resolveAlerts(deps, { dedupKeyLike: 'health:%', exceptDedupKeys: current }, 'satmachine', 'health check passes again');
       const re = await redeliverAlerts(deps).catch((err: unknown) => (log.warn({ err: errText(err) }, 'alert redelivery failed'), { delivered: 0 }));
       return { raised, redelivered: re.delivered };
     },

@@ -15,7 +15,8 @@ export function createWorkerActivities(deps: ActivityDeps) {
   return {
     activities: {
       ...ingestion.activities,
-      ...createCashOutActivities(deps),
+      // The record step re-reads each cash-out from Lamassu through the poller's tunnel.
+      ...createCashOutActivities(deps, { lamassu: ingestion.lamassuConnection }),
       ...createReconcileActivities(deps),
       ...createHealthActivities(deps),
       ...createSweepActivities(deps),

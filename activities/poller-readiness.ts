@@ -5,7 +5,7 @@
  * stuck cash-out must not block the others): each such cash-out gets a critical alert naming it, the check
  * reports them as a warning, and unrelated cash-outs keep being paid unless the operator halts payouts.
  */
-import { raiseAlert } from '../adapters/alerts';
+import { raiseAlert, resolveAlerts } from '../adapters/alerts';
 import { createLnbitsClient } from '../adapters/lnbits/client';
 import { LnbitsAuthError } from '../adapters/lnbits/errors';
 import type { ActivityDeps } from './deps';
@@ -102,9 +102,14 @@ export async function checkSystemReady(deps: ActivityDeps): Promise<ReadinessRes
       severity: critical ? 'critical' : 'high',
       kind: 'poller-not-ready',
       dedupKey: `poller-not-ready:${failed.name}`,
+      cause: critical ? 'key-rejected' : 'check-failed',
       message: `Lamassu poller paused by the readiness check: ${result.reason}`,
       details: { checks },
     }).catch((err: unknown) => log.error({ err: message(err), reason: result.reason }, 'could not record the not-ready alert'));
+  }
+  if (!failed) {
+    await resolveAlerts(deps, { dedupKeyLike: 'poller-not-ready:%' }, 'satmachine', 'readiness checks pass again')
+      .catch((err: unknown) => log.warn({ err: message(err) }, 'could not resolve the not-ready alerts'));
   }
   return result;
 }

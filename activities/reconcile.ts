@@ -5,7 +5,7 @@
  * Keys are read from config inside the activity; findings hold ids and amounts only.
  */
 import { heartbeat } from '@temporalio/activity';
-import { raiseAlert, severityFor, type AlertSeverity } from '../adapters/alerts';
+import { raiseAlert, resolveAlerts, severityFor, type AlertSeverity } from '../adapters/alerts';
 import { createLnbitsClient } from '../adapters/lnbits/client';
 import { LnbitsAuthError } from '../adapters/lnbits/errors';
 import { beginReport, completedPayoutsPage, finishReport, reconcileLedger, unpaidInvoicesPage, type PayoutToVerify } from '../adapters/ledger/reconciliation';
@@ -50,6 +50,10 @@ export interface ReconciliationReport {
   alertsRaised: string[];
   summary: Record<string, unknown>;
 }
+
+/** Finding kinds of each part (an open alert of a kind the run checked and did not find is resolved). */
+const LEDGER_FINDING_KINDS = ['balance-mismatch', 'commission-formula', 'conservation', 'payout-over-allocated', 'payout-missing', 'deposit-pending-long'];
+const LNBITS_FINDING_KINDS = ['payout-not-in-lnbits', 'reconciliation-incomplete', 'commission-wallet-mismatch'];
 
 /** Findings kept per kind in workflow payloads and in the stored report (counts stay exact). */
 export const MAX_FINDINGS_PER_KIND = 50;
@@ -184,12 +188,12 @@ export function createReconcileActivities(deps: ActivityDeps) {
           const diffMsat = w.balanceMsat - expectedMsat;
           Object.assign(summary, { commissionExpectedSats: rows[0]!.s, commissionSince: config.reconcileSince ?? null, commissionWalletDifferenceMsat: diffMsat.toString() });
           const abs = diffMsat < 0n ? -diffMsat : diffMsat;
-          if (config.reconcileSince && abs > BigInt(config.alerts.maxBalanceDiscrepancySats) * 1000n) {
+          if (config.reconcileCommissionWallet && abs > BigInt(config.alerts.maxBalanceDiscrepancySats) * 1000n) {
             add({
               kind: 'commission-wallet-mismatch',
               subject: 'lnbits.commission',
-              message: `commission wallet holds ${w.balanceMsat} msat; Σ commission since ${config.reconcileSince} is ${expectedMsat} msat (difference ${diffMsat} msat)`,
-              details: { balanceMsat: w.balanceMsat.toString(), expectedMsat: expectedMsat.toString(), differenceMsat: diffMsat.toString(), since: config.reconcileSince },
+              message: `commission wallet holds ${w.balanceMsat} msat; Σ commission since ${config.reconcileSince ?? 'the beginning'} is ${expectedMsat} msat (difference ${diffMsat} msat; reconcileSince sets the start)`,
+              details: { balanceMsat: w.balanceMsat.toString(), expectedMsat: expectedMsat.toString(), differenceMsat: diffMsat.toString(), since: config.reconcileSince ?? null },
             });
           }
         } catch (err) {
@@ -227,6 +231,14 @@ export function createReconcileActivities(deps: ActivityDeps) {
           details: { reportId: input.reportId, count: n, subjects: of.slice(0, 20).map((f) => f.subject) },
         });
         if (r.raised) alertsRaised.push(kind);
+      }
+      // Kinds this run checked and found clean (or under their threshold): their open alerts are resolved.
+      const lnbitsRan = input.parts.some((p) => p.part === 'lnbits' && !p.summary.skipped);
+      const checked = [...LEDGER_FINDING_KINDS, ...(lnbitsRan ? LNBITS_FINDING_KINDS : [])];
+      const still = new Set(alertsRaised.concat(Object.keys(counts).filter((k) => k !== 'balance-mismatch' || findings.some((f) => f.kind === k && Math.abs(Number(f.details.discrepancyFiatMinor)) > maxFiat))));
+      for (const kind of checked) {
+        if (still.has(kind)) continue;
+        await resolveAlerts(deps, { dedupKeyLike: `reconcile:${kind}:%` }, 'satmachine', `reconciliation ${input.reportId}: no ${kind} finding`);
       }
       return { reportId: input.reportId, startedAt: input.startedAt, finishedAt, counts, findings, alertsRaised, summary };
     },

@@ -1,10 +1,15 @@
 /**
+ * Stuck transactions too (issue 12): a cash-out still received/processing after stuckPayoutMinutes without
+ * an open payout (so no payout alert covers it: stuck before the payout stage, or its workflow gone), or
+ * held / needs_attention for longer than stuckPayoutCriticalHours, gets an alert per transaction
+ * (`transaction-stuck:<id>`, within the quiet period).
+ *
  * Stuck-payout sweep (runbook: "Alert if any payment remains in non-completed status > 15 minutes"):
  * every payout pending or failed for longer than config.alerts.stuckPayoutMinutes gets its own alert,
  * deduplicated per payout (`payout-stuck:<payment id>`) within the quiet period.
  */
 import { Client, Connection } from '@temporalio/client';
-import { raiseAlert, severityFor } from '../adapters/alerts';
+import { raiseAlert, renotifyCriticalAlerts, severityFor } from '../adapters/alerts';
 import { resumeCashOut, runStatus } from '../client/recovery';
 import type { ActivityDeps } from './deps';
 
@@ -18,6 +23,13 @@ export interface SweepResult {
   alerted: number;
   /** The stuck payouts seen (capped at `limit`), oldest first. */
   paymentIds: string[];
+  /** Stuck transactions (see above) and their ids. */
+  stuckTransactions?: number;
+  transactionIds?: string[];
+  /** payout-stuck alerts resolved because their payout completed or was cancelled. */
+  resolved?: number;
+  /** Unacknowledged critical alerts offered to the channels again. */
+  renotified?: number;
 }
 
 export function createSweepActivities(deps: ActivityDeps, opts: { temporalClient?: Client } = {}) {
@@ -99,7 +111,40 @@ export function createSweepActivities(deps: ActivityDeps, opts: { temporalClient
         });
         if (out.raised) alerted++;
       }
-      return { stuck: rows.length ? Number(rows[0].total) : 0, alerted, paymentIds: rows.map((r) => String(r.id)) };
+      const txs = await pool.query(
+        `SELECT t.id, t.lamassu_id, t.status, t.error, t.workflow_id, t.updated_at
+           FROM satoshimachine.lamassu_transactions t
+          WHERE (t.status IN ('received', 'processing') AND t.updated_at < now() - make_interval(mins => $1::int)
+                 AND NOT EXISTS (SELECT 1 FROM satoshimachine.payments p WHERE p.transaction_id = t.id AND p.status IN ('pending', 'failed')))
+             OR (t.status IN ('held', 'needs_attention') AND t.updated_at < now() - make_interval(hours => $2::int))
+          ORDER BY t.updated_at LIMIT $3`,
+        [minutes, config.alerts.stuckPayoutCriticalHours, input.limit ?? 500],
+      );
+      for (const t of txs.rows) {
+        const ageMin = Math.floor((Date.now() - (t.updated_at as Date).getTime()) / 60_000);
+        const out = await raiseAlert(deps, {
+          severity: t.status === 'processing' || t.status === 'received' ? 'critical' : severityFor(config, 'payout-stuck'),
+          kind: 'transaction-stuck',
+          dedupKey: `transaction-stuck:${String(t.id)}`,
+          message: `cash-out ${String(t.lamassu_id)} is ${String(t.status)} for ${ageMin} min${t.error ? ` (${String(t.error).slice(0, 300)})` : ''}: see \`satmachine tx show ${String(t.lamassu_id)}\``,
+          details: { transactionId: t.id, lamassuId: t.lamassu_id, status: t.status, error: t.error, workflowId: t.workflow_id, ageMinutes: ageMin },
+        });
+        if (out.raised) alerted++;
+      }
+      // Payouts that are no longer open: their stuck alerts are resolved.
+      const { rows: cleared } = await pool.query<{ id: string }>(
+        `UPDATE satoshimachine.alerts a SET resolved_at = now(), resolved_by = 'satmachine', resolve_reason = 'payout ' || p.status
+           FROM satoshimachine.payments p
+          WHERE a.resolved_at IS NULL AND a.kind = 'payout-stuck' AND a.dedup_key = 'payout-stuck:' || p.id::text
+            AND p.status IN ('completed', 'cancelled')
+          RETURNING a.id::text`,
+      );
+      // The sweep runs every 15 min: it also re-notifies unacknowledged critical alerts when they are due.
+      const renotified = await renotifyCriticalAlerts(deps);
+      return {
+        stuck: rows.length ? Number(rows[0].total) : 0, alerted, paymentIds: rows.map((r) => String(r.id)),
+        stuckTransactions: txs.rows.length, transactionIds: txs.rows.map((t) => String(t.id)), resolved: cleared.length, renotified,
+      };
     },
   };
 }

@@ -19,7 +19,8 @@ for (const file of benches) {
     continue;
   }
   try {
-    results.push(JSON.parse(r.stdout));
+    // A dev server a benchmark starts may print its banner to the inherited stdout first: the JSON starts at column 0.
+    results.push(JSON.parse(r.stdout.slice(Math.max(0, r.stdout.search(/^[{[]/m)))));
   } catch {
     failed++;
     results.push({ benchmark: file, error: 'output is not JSON', output: r.stdout.slice(0, 2000) });

@@ -5,7 +5,8 @@
  * polling its task queue (its "worker started" log line) and from SIGTERM to exit. For reference, `--help`
  * from source through tsx. Load-sensitive: the machine's load average is printed with the figures.
  *
- *   npx tsx bench/startup.ts [--runs N]
+ *   npx tsx bench/startup.ts [--runs N] [--root DIR]
+ * --root: the install to measure (default this clone), e.g. a copy after `npm ci --omit=dev` (no tsx in it).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -18,7 +19,9 @@ import { uniqueTaskQueue } from '../test/support/temporal-client';
 import { intArg, machine } from './common';
 
 const RUNS = intArg('runs', 7);
-const bin = path.join(repoRoot, 'bin', 'satmachine.cjs');
+const rootArg = process.argv.indexOf('--root');
+const installRoot = rootArg >= 0 ? path.resolve(process.argv[rootArg + 1] ?? '.') : repoRoot;
+const bin = path.join(installRoot, 'bin', 'satmachine.cjs');
 
 function timed(args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; code: number | null }> {
   const t0 = process.hrtime.bigint();
@@ -45,7 +48,7 @@ async function series(args: string[], env: NodeJS.ProcessEnv, runs = RUNS) {
 function workerRun(env: NodeJS.ProcessEnv): Promise<{ startToPollingMs: number; sigtermToExitMs: number }> {
   const t0 = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, 'dist', 'worker', 'main.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(installRoot, 'dist', 'worker', 'main.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let started = 0;
     let termAt = 0n;
@@ -67,7 +70,7 @@ function workerRun(env: NodeJS.ProcessEnv): Promise<{ startToPollingMs: number; 
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(path.join(repoRoot, 'dist', 'build-info.json'))) throw new Error('no build: run `npm run build` first');
+  if (!existsSync(path.join(installRoot, 'dist', 'build-info.json'))) throw new Error(`no build in ${installRoot}: run \`npm run build\` first`);
   const stack = await startStack();
   const world = await createCashOutWorld({ taskQueue: uniqueTaskQueue('bench-startup'), clients: 1 });
   try {
@@ -77,11 +80,12 @@ async function main(): Promise<void> {
     const env = { PATH: process.env.PATH, HOME: process.env.HOME, SATMACHINE_CONFIG: configFile };
     const help = await series([bin, '--help'], env);
     const status = await series([bin, 'status', '--json'], env);
-    const helpFromSource = await series([bin, '--help'], { ...env, SATMACHINE_FROM_SOURCE: '1' }, 3);
+    const helpFromSource = installRoot === repoRoot ? await series([bin, '--help'], { ...env, SATMACHINE_FROM_SOURCE: '1' }, 3) : undefined;
     const worker: Array<{ startToPollingMs: number; sigtermToExitMs: number }> = [];
     for (let i = 0; i < 3; i++) worker.push(await workerRun(env));
     process.stdout.write(`${JSON.stringify({
       benchmark: 'startup',
+      installRoot,
       machine: { ...machine(), loadAverage1m: Number(os.loadavg()[0]!.toFixed(2)) },
       cliHelp: help,
       cliStatusJson: status,

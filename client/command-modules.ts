@@ -23,6 +23,7 @@ export const COMMAND_MODULES: ReadonlyArray<{ module: string; register: string }
   { module: 'config', register: 'registerConfig' },
   { module: 'export', register: 'registerExport' },
   { module: 'keys', register: 'registerKeys' },
+  { module: 'alerts', register: 'registerAlerts' },
   { module: 'console', register: 'registerConsole' },
 ];
 

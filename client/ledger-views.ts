@@ -40,17 +40,21 @@ export interface PayoutView extends PaymentRow {
 }
 
 /** Payouts by status and age (the runbook's "stuck/failed payments" query). Oldest first. */
-export async function listPayouts(db: Queryable, opts: { statuses: string[]; olderThanSeconds?: number; transactionId?: string; limit: number }): Promise<PayoutView[]> {
+/**
+ * Payouts in `statuses`; `failing` adds the pending ones whose last attempt failed (still retrying by
+ * themselves: "failing" to the operator, though not yet `failed` in the ledger).
+ */
+export async function listPayouts(db: Queryable, opts: { statuses: string[]; failing?: boolean; olderThanSeconds?: number; transactionId?: string; limit: number }): Promise<PayoutView[]> {
   const { rows } = await db.query(
     `SELECT ${PAY_COLUMNS}, c.name AS client_name, t.lamassu_id, EXTRACT(EPOCH FROM now() - p.created_at)::bigint AS age_seconds, p.waiting_since
        FROM satoshimachine.payments p
        JOIN satoshimachine.lamassu_transactions t ON t.id = p.transaction_id
        LEFT JOIN satoshimachine.clients c ON c.id = p.client_id
-      WHERE p.status = ANY($1::text[])
+      WHERE (p.status = ANY($1::text[]) OR ($5::boolean AND p.status = 'pending' AND p.last_error IS NOT NULL))
         AND ($2::int IS NULL OR p.created_at < now() - make_interval(secs => $2::int))
         AND ($3::uuid IS NULL OR p.transaction_id = $3)
       ORDER BY p.created_at, p.id LIMIT $4`,
-    [opts.statuses, opts.olderThanSeconds ?? null, opts.transactionId ?? null, opts.limit],
+    [opts.statuses, opts.olderThanSeconds ?? null, opts.transactionId ?? null, opts.limit, opts.failing ?? false],
   );
   return rows.map((r) => ({ ...mapPayment(r), clientName: (r.client_name as string | null) ?? null, lamassuId: String(r.lamassu_id), ageSeconds: Number(r.age_seconds), waitingSince: nullableIsoCol(r.waiting_since) }));
 }
@@ -85,16 +89,31 @@ export interface AlertView {
   kind: string;
   message: string;
   createdAt: string;
+  /** Who acknowledged it (null: nobody yet). */
+  acknowledgedBy?: string | null;
 }
 
-export async function openAlerts(db: Queryable, limit: number): Promise<{ total: number; alerts: AlertView[] }> {
-  const total = Number((await db.query(`SELECT count(*)::int AS n FROM satoshimachine.alerts WHERE acknowledged_at IS NULL`)).rows[0].n);
+/**
+ * Open (unresolved) alerts: unacknowledged first, then most severe, then newest. `total` counts the open ones,
+ * `unacknowledged` those nobody has acknowledged yet.
+ */
+export async function openAlerts(db: Queryable, limit: number): Promise<{ total: number; unacknowledged: number; alerts: AlertView[] }> {
+  const counts = (await db.query(
+    `SELECT count(*)::int AS n, count(*) FILTER (WHERE acknowledged_at IS NULL)::int AS unack FROM satoshimachine.alerts WHERE resolved_at IS NULL`,
+  )).rows[0];
   const { rows } = await db.query(
-    `SELECT id::text AS id, severity, kind, message, created_at FROM satoshimachine.alerts WHERE acknowledged_at IS NULL
-      ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END, created_at DESC LIMIT $1`,
+    `SELECT id::text AS id, severity, kind, message, created_at, acknowledged_at, acknowledged_by FROM satoshimachine.alerts WHERE resolved_at IS NULL
+      ORDER BY (acknowledged_at IS NULL) DESC, CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END, created_at DESC LIMIT $1`,
     [limit],
   );
-  return { total, alerts: rows.map((r) => ({ id: String(r.id), severity: String(r.severity), kind: String(r.kind), message: String(r.message), createdAt: isoCol(r.created_at) })) };
+  return {
+    total: Number(counts.n),
+    unacknowledged: Number(counts.unack),
+    alerts: rows.map((r) => ({
+      id: String(r.id), severity: String(r.severity), kind: String(r.kind), message: String(r.message), createdAt: isoCol(r.created_at),
+      acknowledgedBy: (r.acknowledged_by as string | null) ?? null,
+    })),
+  };
 }
 
 export interface DepositView {

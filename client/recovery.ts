@@ -35,7 +35,7 @@ export async function ledgerCashOut(pool: pg.Pool, id: string): Promise<LedgerCa
             crypto_code, fiat::text AS fiat, fiat_code, commission_percentage::text AS commission_percentage, discount,
             raw_ticker_price::text AS raw_ticker_price, fixed_fee::text AS fixed_fee, lamassu_status, dispense, dispense_confirmed,
             lamassu_error, lamassu_error_code, created, confirmed_at
-       FROM satoshimachine.lamassu_transactions WHERE lamassu_id::text = $1::text OR id::text = $1::text`,
+       FROM satoshimachine.lamassu_transactions WHERE lamassu_id::text = lower($1::text) OR id::text = lower($1::text)`,
     [id.trim()],
   );
   const r = rows[0];

@@ -39,7 +39,7 @@ const INDEXED_VALUE_TYPE: Record<string, number> = { TEXT: 1, KEYWORD: 2, INT: 3
 
 type Desired = { scheduleId: string; workflowType: string; describe: string; options: Omit<ScheduleOptions, 'scheduleId'> };
 
-/** The three schedules. Overlap SKIP: a run still going when the next is due is not doubled. */
+/** The schedules. Overlap SKIP: a run still going when the next is due is not doubled. */
 export function desiredSchedules(config: Config, opts: SetupOptions = {}): Desired[] {
   const prefix = opts.scheduleIdPrefix ?? '';
   const policies = { overlap: 'SKIP' as const, catchupWindow: opts.catchupWindow ?? '10 minutes' };
@@ -61,6 +61,16 @@ export function desiredSchedules(config: Config, opts: SetupOptions = {}): Desir
       options: {
         spec: { calendars: [{ hour: 0, minute: 0, second: 0, comment: 'runbook: daily reconciliation at 00:00 UTC' }], timezone: 'UTC' },
         action: action('reconciliationWorkflow', 'reconcile', [{}], id('reconciliation')),
+        policies,
+      },
+    },
+    {
+      scheduleId: id(SCHEDULE_IDS.hourlyReconciliation),
+      workflowType: 'reconciliationWorkflow',
+      describe: 'hourly at :30 (light: LNbits checks for recent payouts only)',
+      options: {
+        spec: { calendars: [{ minute: 30, second: 0, hour: '*', comment: 'issue 13: light reconciliation every hour' }], timezone: 'UTC' },
+        action: action('reconciliationWorkflow', 'reconcile', [{ lnbits: 'recent' }], id('reconciliation-hourly')),
         policies,
       },
     },

@@ -108,6 +108,10 @@ export const alertsSchema = z.object({
   emailTo: z.string().min(1).optional(),
   emailFrom: z.string().min(1).default('satmachine@localhost'),
   quietPeriodMinutes: positiveInt.default(60),
+  /** An unacknowledged critical alert is sent to the channels again after this long (and every this long). */
+  renotifyCriticalMinutes: positiveInt.default(60),
+  /** Lamassu fetches failing without a success for this long raise `poll-failing` (default 3 min: alerted within ~4 min). */
+  pollFailureAlertSeconds: positiveInt.default(180),
   stuckPayoutMinutes: positiveInt.default(15),
   stuckPayoutCriticalHours: positiveInt.default(2),
   maxPollDelayHours: positiveInt.default(24),
@@ -147,6 +151,33 @@ export const consoleSchema = z.object({
   temporalUiUrl: z.url().optional(),
 });
 
+/**
+ * What a cash-out must pass before money moves (workflows/cashout-hold.ts). A failing cash-out is HELD for the
+ * operator (`satmachine tx approve|reject`), never paid silently. Amounts: sats as integers, fiat in whole
+ * units of lamassu.fiatCode as decimal text (defaults sized for one GTQ ATM).
+ */
+export const cashOutChecksSchema = z.object({
+  /**
+   * The record step re-reads the row by id from Lamassu and refuses a workflow input that is not there,
+   * differs or is not final. Only tests that start workflows without a Lamassu database turn it off.
+   */
+  verifyInLamassu: z.boolean().default(true),
+  /** Price band, caps and the other plausibility checks (off only in tests with made-up amounts). */
+  plausibility: z.boolean().default(true),
+  /** crypto_atoms may differ by this many percent from what the ticker (less commission) buys for the fiat. */
+  priceBandPercent: z.coerce.number().int().min(1).max(100).default(10),
+  /** Recent cash-outs whose median price stands in for a missing raw_ticker_price. */
+  referenceCashOuts: positiveInt.default(10),
+  maxCashOutSats: positiveInt.default(5_000_000),
+  maxCashOutFiat: z.string().regex(/^\d{1,12}$/, 'expected whole fiat units').default('20000'),
+  maxDailySats: positiveInt.default(30_000_000),
+  maxDailyFiat: z.string().regex(/^\d{1,12}$/, 'expected whole fiat units').default('150000'),
+  /** Lamassu's clock may run ahead of ours by this much before confirmed_at counts as "in the future". */
+  clockSkewSeconds: positiveInt.default(300),
+  /** Rows Lamassu counts as dispensed (error IS NULL AND dispense) but not payable after this long are alerted. */
+  dispensedNotFinalHours: positiveInt.default(24),
+});
+
 /** Fault recovery of the cash-out payouts (issue 19). */
 export const payoutsSchema = z.object({
   /** A transfer keeps trying through an outage of LNbits or the ledger this long (minutes) before the payout stage fails. */
@@ -166,14 +197,21 @@ export const configSchema = z.object({
   lnbits: lnbitsSchema.default(lnbitsSchema.parse({})),
   lamassu: lamassuSchema.default(lamassuSchema.parse({})),
   commissionModel: z.enum(['runbook', 'lamassu-ticker']).default('runbook'),
+  cashOutChecks: cashOutChecksSchema.default(cashOutChecksSchema.parse({})),
   fundingMode: z.enum(['prefunded', 'superuser-credit']).default('prefunded'),
   payoutConcurrency: positiveInt.default(4),
   payouts: payoutsSchema.default(payoutsSchema.parse({})),
   /** Used to encrypt client invoice keys at rest (32+ chars). */
   encryptionKey: z.string().min(32).optional(),
   alerts: alertsSchema.default(alertsSchema.parse({})),
-  /** Start of the period the reconciliation compares the commission wallet against. */
+  /**
+   * The commission-wallet check of the reconciliation: the wallet's balance must equal Σ completed commission
+   * payouts since reconcileSince (absent: since the beginning — right for a wallet that only ever receives our
+   * commission). Set reconcileSince to the last time the wallet was emptied or funded otherwise.
+   */
   reconcileSince: z.iso.datetime({ offset: true }).optional(),
+  /** On by default (issue 13); false turns the commission-wallet check off (e.g. a shared commission wallet). */
+  reconcileCommissionWallet: z.boolean().default(true),
   log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
   metricsPort: port.optional(),
   /** The worker's operations endpoint (/healthz, /readyz, /metrics), `host:port`; off when absent. */

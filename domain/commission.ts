@@ -6,6 +6,13 @@
  *   half away from zero like PostgreSQL ROUND on numeric; commission = crypto_atoms − base.
  * - 'lamassu-ticker' (how the machine actually priced the sale): base = ROUND(fiat × 10^8 / raw_ticker_price);
  *   only when the row carries raw_ticker_price, otherwise the runbook formula is used and recorded.
+ * - Lamassu's machine rounds crypto_atoms to 100-sat steps, so the commission-free amount can exceed
+ *   crypto_atoms by a few sats (0 % commission, 100 % discount); a negative commission (Lamassu allows
+ *   −15 %) makes it exceed crypto_atoms by design. The base is then capped at crypto_atoms (commission 0)
+ *   and the excess is reported in `excessSats` (what the commission wallet would owe the clients): never a
+ *   negative commission, never a throw. The plausibility checks hold such a cash-out for the operator.
+ * - fixed_fee (newer Lamassu servers; whole fiat units) is folded into crypto_atoms by the machine: its share
+ *   ROUND(crypto_atoms × fee / (fiat + fee)) is taken out first, as operator revenue (part of commissionSats).
  * The model actually used is part of the result and is stored with the transaction.
  */
 import { CommissionInputError, DecimalError } from './errors';
@@ -24,6 +31,8 @@ export interface CommissionInput {
   fiat?: string | null;
   /** Fiat per whole coin, numeric(14,5) text; only used by 'lamassu-ticker'. */
   rawTickerPrice?: string | null;
+  /** Whole fiat units, numeric(14,5) text (newer servers); null/absent = no fee. */
+  fixedFee?: string | null;
 }
 
 export interface CommissionResult {
@@ -32,12 +41,19 @@ export interface CommissionResult {
   /** Exact decimal text of the effective commission fraction, e.g. "0.0495". */
   effectiveCommission: string;
   baseSats: Sats;
+  /** Commission plus the fixed fee's sats. */
   commissionSats: Sats;
+  /** The fixed fee's share of crypto_atoms (included in commissionSats). */
+  fixedFeeSats: Sats;
+  /** Commission-free sats above what was left after the fee: capped away (see above); > 0 only then. */
+  excessSats: Sats;
 }
 
 const SATS_PER_COIN = 100_000_000n;
 const ZERO: Decimal = { coefficient: 0n, scale: 0 };
 const ONE: Decimal = { coefficient: 1n, scale: 0 };
+/** Lamassu's admin allows commissions down to −15 %. */
+const MIN_COMMISSION: Decimal = { coefficient: -15n, scale: 2 };
 
 /** Parse as decimal, re-labelling parse failures as CommissionInputError naming the Lamassu column. */
 function decimalField(value: string | number | bigint, field: string): Decimal {
@@ -60,8 +76,8 @@ export function parseCryptoAtoms(value: string | number | bigint): bigint {
 export function parseCommissionPercentage(value: string | null | undefined): Decimal {
   if (value === null || value === undefined) return ZERO;
   const c = decimalField(value, 'commission_percentage');
-  if (compareDecimal(c, ZERO) < 0 || compareDecimal(c, ONE) >= 0) {
-    throw new CommissionInputError('commission_percentage', `must be a fraction 0 ≤ c < 1, got ${formatDecimal(c)}`);
+  if (compareDecimal(c, MIN_COMMISSION) < 0 || compareDecimal(c, ONE) > 0) {
+    throw new CommissionInputError('commission_percentage', `must be a fraction −0.15 ≤ c ≤ 1, got ${formatDecimal(c)}`);
   }
   return c;
 }
@@ -92,10 +108,30 @@ export function tickerBase(fiat: Decimal, ticker: Decimal): bigint {
   return roundHalfAwayFromZero(fiat.coefficient * SATS_PER_COIN * pow10(ticker.scale), ticker.coefficient * pow10(fiat.scale));
 }
 
+/** The fixed fee's share of crypto_atoms: ROUND(atoms × fee / (fiat + fee)), exact. */
+export function fixedFeeSats(atoms: bigint, fiat: Decimal, fee: Decimal): bigint {
+  if (fee.coefficient <= 0n) return 0n;
+  const scale = Math.max(fiat.scale, fee.scale);
+  const f = fiat.coefficient * pow10(scale - fiat.scale);
+  const e = fee.coefficient * pow10(scale - fee.scale);
+  return roundHalfAwayFromZero(atoms * e, f + e);
+}
+
 export function computeCommission(input: CommissionInput, model: CommissionModel = 'runbook'): CommissionResult {
   if (!COMMISSION_MODELS.includes(model)) throw new CommissionInputError('commission_model', `unknown model ${String(model)}`);
   const atoms = parseCryptoAtoms(input.cryptoAtoms);
   const effective = effectiveCommission(parseCommissionPercentage(input.commissionPercentage), parseDiscount(input.discount));
+
+  let feeSats = 0n;
+  if (input.fixedFee !== null && input.fixedFee !== undefined) {
+    const fee = decimalField(input.fixedFee, 'fixed_fee');
+    if (fee.coefficient < 0n) throw new CommissionInputError('fixed_fee', 'must be ≥ 0');
+    if (fee.coefficient > 0n) {
+      if (input.fiat === null || input.fiat === undefined) throw new CommissionInputError('fiat', 'required with a fixed_fee');
+      feeSats = fixedFeeSats(atoms, decimalField(input.fiat, 'fiat'), fee);
+    }
+  }
+  const net = atoms - feeSats;
 
   let used: CommissionModel = 'runbook';
   let base: bigint;
@@ -108,17 +144,18 @@ export function computeCommission(input: CommissionInput, model: CommissionModel
     const fiat = decimalField(input.fiat, 'fiat');
     if (fiat.coefficient < 0n) throw new CommissionInputError('fiat', 'must be ≥ 0');
     base = tickerBase(fiat, ticker);
-    // A base above what the customer sent would be a negative commission: the row or the ticker is wrong.
-    if (base > atoms) {
-      throw new CommissionInputError('raw_ticker_price', `commission-free amount ${base} exceeds crypto_atoms ${atoms}`);
-    }
   } else {
-    base = runbookBase(atoms, effective);
+    base = runbookBase(net, effective);
   }
+  // Never a negative commission: the excess (machine rounding, a negative commission) is reported instead.
+  const excess = base > net ? base - net : 0n;
+  if (excess > 0n) base = net;
   return {
     model: used,
     effectiveCommission: formatDecimal(effective),
     baseSats: sats(base, 'base_sats'),
     commissionSats: sats(atoms - base, 'commission_sats'),
+    fixedFeeSats: sats(feeSats, 'fixed_fee_sats'),
+    excessSats: sats(excess, 'excess_sats'),
   };
 }

@@ -10,6 +10,8 @@ export const POLLER_WORKFLOW_ID = 'lamassu-poller';
 
 export const SCHEDULE_IDS = {
   reconciliation: 'satmachine-reconciliation',
+  /** Issue 13: a light reconciliation every hour (ledger checks + payouts completed recently), besides the daily one. */
+  hourlyReconciliation: 'satmachine-reconciliation-hourly',
   health: 'satmachine-health',
   stuckPayoutSweep: 'satmachine-stuck-payout-sweep',
 } as const;

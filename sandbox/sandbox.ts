@@ -187,6 +187,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       },
       lamassu,
       commissionModel: 'runbook',
+      // The simulated ATM sells far more in a day than one real machine: the daily caps would hold everything.
+      cashOutChecks: { maxDailySats: 1_000_000_000_000, maxDailyFiat: '1000000000' },
       // The ATM's sats do not really arrive in the source wallet: each cash-out workflow credits its
       // crypto_atoms there through LNbits' superuser endpoint before paying out.
       fundingMode: 'superuser-credit',

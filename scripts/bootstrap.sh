@@ -30,12 +30,15 @@ find_python() {
   return 1
 }
 
-# pip_tool NAME PACKAGE VERSION [-c CONSTRAINTS-FILE]: a venv TOOLS/NAME with PACKAGE==VERSION (and the
-# constraints), skipped when the stamp matches. The stamp names the constraints by content (checksum),
-# never by path.
+# pip_tool NAME PACKAGE VERSION [-c CONSTRAINTS-FILE [HASHED-REQUIREMENTS]]: a venv TOOLS/NAME with
+# PACKAGE==VERSION (and the constraints), skipped when the stamp matches. The stamp names the constraints by
+# content (checksum), never by path. HASHED-REQUIREMENTS (the same pins, each with the sha256 of its file for
+# CPython 3.11 on Linux x86_64) is installed with --require-hashes on that platform.
 pip_tool() {
   local name=$1 pkg=$2 version=$3 venv=$TOOLS/$1
   shift 3
+  local hashed=${3:-}
+  [ -n "$hashed" ] && set -- "$1" "$2"
   local stamp="$pkg==$version"
   [ "${1:-}" = -c ] && stamp="$stamp -c $(basename "$2") $(cksum < "$2" | cut -d' ' -f1)"
   local have; have=$(cat "$venv/.stamp" 2>/dev/null || true)
@@ -48,7 +51,11 @@ pip_tool() {
   say "installing $pkg==$version into $venv (with $($py --version 2>&1))"
   rm -rf "$venv"
   "$py" -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "$pkg==$version" "$@" 2>&1 | grep -v '^WARNING: Location' >&2 || true
+  if [ -n "$hashed" ] && "$py" -c 'import sys, platform; sys.exit(0 if sys.version_info[:2] == (3, 11) and sys.platform == "linux" and platform.machine() == "x86_64" else 1)'; then
+    "$venv/bin/pip" install --quiet --disable-pip-version-check --require-hashes --no-deps -r "$hashed" 2>&1 | grep -v '^WARNING: Location' >&2 || true
+  else
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "$pkg==$version" "$@" 2>&1 | grep -v '^WARNING: Location' >&2 || true
+  fi
   "$venv/bin/pip" show "$pkg" >/dev/null 2>&1 || { say "pip install $pkg==$version failed"; exit 1; }
   echo "$stamp" > "$venv/.stamp"
 }
@@ -65,7 +72,7 @@ fi
 
 # LNbits' dependencies are pinned by scripts/lnbits-constraints.txt (a `pip freeze` of a venv that
 # passed the tests): unpinned, pip took bitstring 5, which dropped the ConstBitStream bolt11 needs.
-pip_tool lnbits lnbits "$LNBITS_VERSION" -c "$ROOT/scripts/lnbits-constraints.txt"
+pip_tool lnbits lnbits "$LNBITS_VERSION" -c "$ROOT/scripts/lnbits-constraints.txt" "$ROOT/scripts/lnbits-requirements.txt"
 lnbits_bin=$TOOLS/lnbits/bin/lnbits
 
 # OpenSSH server for the SSH tunnel tests and the sandbox.

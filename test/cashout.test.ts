@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createLnbitsClient } from '../adapters/lnbits/client';
 import { startCashOut } from '../client/cashout';
+import { CashOutStatus, PayoutSats } from '../domain/search-attributes';
 import { cashOutWorkflowId } from '../domain/constants';
 import { cashOutStatusQuery, type CashOutResult } from '../workflows/cashout';
 import { cashOutRow, ledgerTransaction, setHalted, walletSats, withCashOutWorld } from './support/cashout-fixture';
@@ -97,6 +98,10 @@ test('a forgotten workflow (history deleted, or a fresh id for the same row) sto
     assert.equal(await startCashOut(client, w.config, row, { workflowId: `${id}-again` }), 'started');
     const again = (await client.workflow.getHandle(`${id}-again`).result()) as CashOutResult;
     assert.equal(again.status, 'duplicate');
+    // The Web UI shows the owning run's truth for the duplicate run: its ledger status and the sats it paid.
+    const dup = await client.workflow.getHandle(`${id}-again`).describe();
+    assert.equal(dup.typedSearchAttributes.get(CashOutStatus), 'completed');
+    assert.ok((dup.typedSearchAttributes.get(PayoutSats) ?? 0) > 0, 'PayoutSats is what the owner paid, not 0');
 
     // 2. The original id after its history is gone (what retention does after 24 h).
     const { address, namespace, cliPath } = getStack().temporal;

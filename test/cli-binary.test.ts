@@ -42,9 +42,13 @@ describe('the binary', () => {
     for (const cmd of ['status', 'emergency', 'poll', 'poller', 'clients', 'deposits', 'tx', 'payouts', 'adjust', 'reconcile', 'health', 'connection', 'config', 'export', 'backup', 'commission']) {
       assert.match(help.stdout, new RegExp(`\\n  ${cmd}\\b`), cmd);
     }
-    const bad = await runBinary(['deposits', 'add', 'not-a-uuid', '10'], env);
+    const bad = await runBinary(['deposits', 'add', 'Ana', '10.001'], env);
     assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /^satmachine: <client>: expected a uuid/m);
+    assert.match(bad.stderr, /^satmachine: <amount>: at most 2 decimal place/m);
+    // A client is named by id or by name: a name nobody has is "not found".
+    const nobody = await runBinary(['deposits', 'add', 'not-a-client', '10'], env);
+    assert.equal(nobody.code, 4);
+    assert.match(nobody.stderr, /^satmachine: <client>: no client named "not-a-client"/m);
     const unknown = await runBinary(['tx', 'show', randomUUID(), '--json'], env);
     assert.equal(unknown.code, 4);
     assert.match(unknown.stderr, /not found/);

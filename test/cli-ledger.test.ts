@@ -106,9 +106,10 @@ describe('clients', () => {
     assert.equal((await runCli(['clients', 'set-status', clientB, 'active'], env)).code, 0);
 
     assert.equal((await runCli(['clients', 'set-status', clientB, 'gone'], env)).code, 2);
+    // Not a uuid: a name, and no client has it.
     const notUuid = await runCli(['clients', 'show', 'abc'], env);
-    assert.equal(notUuid.code, 2);
-    assert.match(notUuid.stderr, /<client>: expected a uuid/);
+    assert.equal(notUuid.code, 4);
+    assert.match(notUuid.stderr, /<client>: no client named "abc"/);
     assert.equal((await runCli(['clients', 'show', randomUUID()], env)).code, 4);
   });
 });

@@ -44,17 +44,17 @@ describe('runbook unit-test table (emergency-protocols.md, scenario 5)', () => {
     });
   }
   test('the runbook spot check: 2000 GTQ → 266 800 sats at 3 % gives 259 029 / 7 771', () => {
-    assert.deepEqual(runbook('266800', '0.03000', 0), { model: 'runbook', effectiveCommission: '0.03', baseSats: 259029, commissionSats: 7771 });
+    assert.deepEqual(runbook('266800', '0.03000', 0), { model: 'runbook', effectiveCommission: '0.03', baseSats: 259029, commissionSats: 7771, fixedFeeSats: 0, excessSats: 0 });
   });
 });
 
 describe('the real row of domain.md §3 (4000 GTQ, ticker 826091.28, 5.5 %, 512 400 sats)', () => {
   const row: CommissionInput = { cryptoAtoms: '512400', commissionPercentage: '0.05500', discount: 0, fiat: '4000.00000', rawTickerPrice: '826091.28000' };
   test('runbook: 512400 / 1.055 = 485687.20 → 485687', () => {
-    assert.deepEqual(computeCommission(row), { model: 'runbook', effectiveCommission: '0.055', baseSats: 485687, commissionSats: 26713 });
+    assert.deepEqual(computeCommission(row), { model: 'runbook', effectiveCommission: '0.055', baseSats: 485687, commissionSats: 26713, fixedFeeSats: 0, excessSats: 0 });
   });
   test('lamassu-ticker: 4000 × 10^8 / 826091.28 = 484207.99 → 484208', () => {
-    assert.deepEqual(computeCommission(row, 'lamassu-ticker'), { model: 'lamassu-ticker', effectiveCommission: '0.055', baseSats: 484208, commissionSats: 28192 });
+    assert.deepEqual(computeCommission(row, 'lamassu-ticker'), { model: 'lamassu-ticker', effectiveCommission: '0.055', baseSats: 484208, commissionSats: 28192, fixedFeeSats: 0, excessSats: 0 });
   });
   test('the two models differ by ~1 480 sats on this row (exactly 1 479)', () => {
     const a = computeCommission(row, 'runbook');
@@ -66,11 +66,35 @@ describe('the real row of domain.md §3 (4000 GTQ, ticker 826091.28, 5.5 %, 512 
     assert.equal(r.model, 'runbook');
     assert.equal(r.baseSats, 485687);
   });
-  test('lamassu-ticker rejects a ticker that implies a negative commission', () => {
-    assert.throws(
-      () => computeCommission({ ...row, rawTickerPrice: '700000' }, 'lamassu-ticker'),
-      (e: unknown) => e instanceof CommissionInputError && e.field === 'raw_ticker_price',
-    );
+  test('lamassu-ticker: a ticker implying a negative commission caps the base at crypto_atoms and reports the excess', () => {
+    const r = computeCommission({ ...row, rawTickerPrice: '700000' }, 'lamassu-ticker');
+    assert.equal(r.baseSats, 512400);
+    assert.equal(r.commissionSats, 0);
+    // 4000 × 10^8 / 700000 = 571 428.57 → 571 429; 571 429 − 512 400 = 59 029 the commission wallet would owe.
+    assert.equal(r.excessSats, 59_029);
+  });
+  test("lamassu-ticker on Lamassu's 100-sat rounding (100 % discount): commission 0, never negative, never a throw", () => {
+    const r = computeCommission({ cryptoAtoms: '24200', commissionPercentage: '0.055', discount: 100, fiat: '200', rawTickerPrice: '826091.28' }, 'lamassu-ticker');
+    assert.deepEqual([r.baseSats, r.commissionSats, r.excessSats], [24200, 0, 10]);
+  });
+  test('a negative commission (Lamassu allows −15 %): base capped at crypto_atoms, the excess reported', () => {
+    const r = computeCommission({ cryptoAtoms: '100000', commissionPercentage: '-0.10', discount: 0 });
+    assert.equal(r.effectiveCommission, '-0.1');
+    assert.deepEqual([r.baseSats, r.commissionSats, r.excessSats], [100000, 0, 11111]);
+  });
+  test('100 % commission: half of crypto_atoms is commission (runbook formula)', () => {
+    const r = computeCommission({ cryptoAtoms: '100000', commissionPercentage: '1.00000', discount: 0 });
+    assert.deepEqual([r.baseSats, r.commissionSats], [50000, 50000]);
+  });
+  test('fixed_fee: its share of crypto_atoms is taken out first, as operator revenue', () => {
+    // 4000 GTQ + 20 GTQ fee in 514 962 sats: fee share ROUND(514962 × 20 / 4020) = 2 562.
+    const r = computeCommission({ cryptoAtoms: '514962', commissionPercentage: '0.055', discount: 0, fiat: '4000.00000', fixedFee: '20.00000' });
+    assert.equal(r.fixedFeeSats, 2562);
+    assert.equal(r.baseSats, Math.round((514962 - 2562) / 1.055));
+    assert.equal(r.baseSats + r.commissionSats, 514962);
+    const none = computeCommission({ cryptoAtoms: '512400', commissionPercentage: '0.055', discount: 0, fiat: '4000', fixedFee: '0.00000' });
+    assert.equal(none.fixedFeeSats, 0);
+    assert.equal(none.baseSats, 485687);
   });
 });
 
@@ -81,7 +105,7 @@ describe('exactness', () => {
     assert.equal(runbook('300003', '0.2', 0).baseSats, 250003); // 250002.5 → 250003
     assert.equal(runbook('2099999999999997', '0.2', 0).baseSats, 1749999999999998); // …997.5 → …998
     // e = 0.8 × (100 − 25) / 100 = 0.6: atoms / 1.6, 4 → 2.5 → 3
-    assert.deepEqual(runbook('4', '0.80000', 25), { model: 'runbook', effectiveCommission: '0.6', baseSats: 3, commissionSats: 1 });
+    assert.deepEqual(runbook('4', '0.80000', 25), { model: 'runbook', effectiveCommission: '0.6', baseSats: 3, commissionSats: 1, fixedFeeSats: 0, excessSats: 0 });
     // ticker model: 1 × 10^8 / 2×10^8 = 0.5 → 1
     assert.equal(computeCommission({ cryptoAtoms: '1', commissionPercentage: null, discount: null, fiat: '1', rawTickerPrice: '200000000' }, 'lamassu-ticker').baseSats, 1);
   });
@@ -132,7 +156,7 @@ describe('exactness', () => {
     assert.equal(runbook('1000', null, 10).effectiveCommission, '0');
     assert.equal(runbook('1000', '0.05', null).effectiveCommission, '0.05');
     assert.equal(runbook('1000', '0.05', 100).effectiveCommission, '0');
-    assert.deepEqual(runbook('0', '0.05', 0), { model: 'runbook', effectiveCommission: '0.05', baseSats: 0, commissionSats: 0 });
+    assert.deepEqual(runbook('0', '0.05', 0), { model: 'runbook', effectiveCommission: '0.05', baseSats: 0, commissionSats: 0, fixedFeeSats: 0, excessSats: 0 });
   });
 });
 
@@ -143,9 +167,8 @@ describe('validation names the field', () => {
     [{ cryptoAtoms: '2100000000000001' }, 'crypto_atoms'],
     [{ cryptoAtoms: 'abc' }, 'crypto_atoms'],
     [{ cryptoAtoms: 1.5 }, 'crypto_atoms'],
-    [{ commissionPercentage: '1' }, 'commission_percentage'],
-    [{ commissionPercentage: '1.00000' }, 'commission_percentage'],
-    [{ commissionPercentage: '-0.01' }, 'commission_percentage'],
+    [{ commissionPercentage: '1.00001' }, 'commission_percentage'],
+    [{ commissionPercentage: '-0.15001' }, 'commission_percentage'],
     [{ commissionPercentage: '5e-2' }, 'commission_percentage'],
     [{ commissionPercentage: ' 0.05' }, 'commission_percentage'],
     [{ discount: 101 }, 'discount'],

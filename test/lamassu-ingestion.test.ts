@@ -41,6 +41,9 @@ describe('row validation (domain/lamassu-row.ts)', () => {
     // Any hex uuid PostgreSQL accepts, not only RFC-variant ones.
     assert.ok(validateLamassuRow({ ...good, id: '11111111-1111-1111-1111-111111111111' }, { fiatCode: 'GTQ' }).ok);
     assert.ok(validateLamassuRow({ ...good, discount: '25' }, { fiatCode: 'GTQ' }).ok);
+    // Lamassu's admin range: −15 % … 100 %.
+    for (const c of ['-0.15000', '-0.01000', '1.00000']) assert.ok(validateLamassuRow({ ...good, commission_percentage: c }, { fiatCode: 'GTQ' }).ok, c);
+    assert.ok(validateLamassuRow({ ...good, fiat: '4000.50000' }, { fiatCode: 'GTQ', fiatDecimals: 2 }).ok);
   });
 
   const bad: Array<[string, Record<string, unknown>, RegExp?]> = [
@@ -54,8 +57,11 @@ describe('row validation (domain/lamassu-row.ts)', () => {
     ['fiat', { fiat: '12.123456' }, /5 decimals/],
     ['fiat_code', { fiat_code: 'USD' }, /GTQ/],
     ['crypto_code', { crypto_code: 'ETH' }],
-    ['commission_percentage', { commission_percentage: '1.00000' }, /0 ≤ c < 1/],
-    ['commission_percentage', { commission_percentage: '-0.01000' }],
+    ['commission_percentage', { commission_percentage: '1.00001' }, /−0.15 ≤ c ≤ 1/],
+    ['commission_percentage', { commission_percentage: '-0.15001' }],
+    ['fiat', { fiat: '12.12300' }, /2 decimals/],
+    ['device_id', { device_id: 'x'.repeat(3_000_000) }, /at most 200 characters/],
+    ['error_code', { error_code: 'x'.repeat(101) }],
     ['discount', { discount: '101' }, /0 to 100/],
     ['discount', { discount: -1 }],
     ['discount', { discount: '' }],
@@ -69,8 +75,8 @@ describe('row validation (domain/lamassu-row.ts)', () => {
     ['device_id', { device_id: '' }],
   ];
   for (const [field, change, reason] of bad) {
-    test(`rejects ${field} = ${JSON.stringify(Object.values(change)[0])}, naming the field`, () => {
-      const v = validateLamassuRow({ ...good, ...change }, { fiatCode: 'GTQ' });
+    test(`rejects ${field} = ${JSON.stringify(Object.values(change)[0]).slice(0, 40)}, naming the field`, () => {
+      const v = validateLamassuRow({ ...good, ...change }, { fiatCode: 'GTQ', fiatDecimals: 2 });
       assert.equal(v.ok, false);
       if (v.ok) return;
       assert.equal(v.field, field);
@@ -171,7 +177,7 @@ describe('fetch through the ssh2 tunnel (real sshd + PostgreSQL)', () => {
   test('a row whose id is not a uuid is recorded in lamassu_rejected_rows by its raw id, alerted once', () =>
     withFixture(async ({ lamassu, ledger, ingestion }) => {
       // Lamassu's id is a uuid column; a server variant with a text id is simulated by changing the type.
-      await lamassu.pool.query(`ALTER TABLE cash_out_actions DROP CONSTRAINT cash_out_actions_tx_id_fkey; ALTER TABLE cash_out_txs ALTER COLUMN id TYPE text`);
+      await lamassu.pool.query(`ALTER TABLE cash_out_txs ALTER COLUMN id TYPE text`);
       const valid = await lamassu.insertCashOut();
       await lamassu.insertCashOut({ id: 'tx-42-not-a-uuid', confirmed_at: hoursAgo(1) });
       for (let i = 0; i < 2; i++) {
@@ -222,15 +228,66 @@ describe('fetch through the ssh2 tunnel (real sshd + PostgreSQL)', () => {
       assert.equal(r.truncated, true);
     }));
 
+  test('a 3 MB device_id is rejected (recorded, alerted once, the alert cut short); the rows around it are fetched', () =>
+    withFixture(async ({ lamassu, ledger, ingestion }) => {
+      const before = await lamassu.insertCashOut({ confirmed_at: hoursAgo(2) });
+      const poison = await lamassu.insertCashOut({ device_id: 'd'.repeat(3_000_000), confirmed_at: hoursAgo(1.5) });
+      const after = await lamassu.insertCashOut({ confirmed_at: hoursAgo(1) });
+      const r = await ingestion.activities.fetchNewCashOuts();
+      assert.deepEqual(ids(r.rows), [before, after]);
+      assert.equal(r.rejectedNew, 1);
+      assert.ok(JSON.stringify(r).length < 10_000, 'the activity result never carries the text field');
+      const tx = await ledger.pool.query(`SELECT status, rejected_field FROM satoshimachine.lamassu_transactions WHERE lamassu_id = $1`, [poison]);
+      assert.deepEqual(tx.rows, [{ status: 'rejected', rejected_field: 'device_id' }]);
+      await ingestion.activities.fetchNewCashOuts();
+      const alerts = await ledger.pool.query(`SELECT details->'raw'->>'device_id' AS dev FROM satoshimachine.alerts WHERE dedup_key = $1`, [`row-rejected:${poison}`]);
+      assert.equal(alerts.rows.length, 1, 'alerted once');
+      assert.ok(alerts.rows[0].dev.length < 300, 'the alert holds a cut-short device_id');
+    }));
+
+  test('fixed_fee: rows are read on servers with and without the column (v10.0.3 has none)', async () => {
+    for (const fixedFee of [false, true]) {
+      await withFixture(async ({ lamassu, ingestion }) => {
+        const id = await lamassu.insertCashOut(fixedFee ? { fixed_fee: '20.00000', crypto_atoms: '514900' } : {});
+        const r = await ingestion.activities.fetchNewCashOuts();
+        assert.deepEqual(ids(r.rows), [id]);
+        assert.equal(r.rows[0]!.fixedFee, fixedFee ? '20.00000' : null);
+      }, { fixedFee });
+    }
+  });
+
+  test('dispensed in Lamassu but not final after 24 h: alerted once, listed for `status`, resolved once payable', () =>
+    withFixture(async ({ lamassu, ledger, ingestion }) => {
+      const zeroConf = await lamassu.insertCashOut({ status: 'authorized', confirmed_at: null, created: hoursAgo(30) });
+      const stuck = await lamassu.insertCashOut({ dispense_confirmed: false, created: hoursAgo(26), confirmed_at: hoursAgo(26) });
+      await lamassu.insertCashOut({ status: 'authorized', confirmed_at: null, created: hoursAgo(2) }); // too young
+      await lamassu.insertCashOut({ dispense_confirmed: false, error: 'Operator cancel', error_code: 'operatorCancel', created: hoursAgo(30) }); // cancelled
+      await ingestion.activities.fetchNewCashOuts();
+      await ingestion.activities.fetchNewCashOuts();
+      const alerts = await ledger.pool.query(`SELECT dedup_key, message FROM satoshimachine.alerts WHERE kind = 'cashout-dispensed-not-final' ORDER BY dedup_key`);
+      assert.deepEqual(alerts.rows.map((a) => a.dedup_key).sort(), [zeroConf, stuck].map((id) => `cashout-dispensed-not-final:${id}`).sort());
+      assert.match(alerts.rows[0].message, /dispensed, not final after 24 h/);
+      const open = await ledger.pool.query(`SELECT lamassu_id::text AS id FROM satoshimachine.lamassu_unfinished_rows WHERE resolved_at IS NULL ORDER BY created`);
+      assert.deepEqual(open.rows.map((r) => r.id), [zeroConf, stuck]);
+      await lamassu.updateCashOut(stuck, { dispense_confirmed: true });
+      const r = await ingestion.activities.fetchNewCashOuts();
+      assert.deepEqual(ids(r.rows), [stuck], 'payable now: fetched like any other');
+      const still = await ledger.pool.query(`SELECT lamassu_id::text AS id FROM satoshimachine.lamassu_unfinished_rows WHERE resolved_at IS NULL`);
+      assert.deepEqual(still.rows.map((x) => x.id), [zeroConf]);
+    }));
+
   test('the tunnel dying during a fetch makes it throw (never an empty result); the next fetch gets every row', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'satm-ingest-sshd-'));
     let sshd = await startSshd({ dir });
+    let locker: pg.Client | undefined;
     try {
       await withFixture(async ({ lamassu, ingestion }) => {
         const id = await lamassu.insertCashOut();
         assert.deepEqual(ids((await ingestion.activities.fetchNewCashOuts()).rows), [id]);
         // Hold the fetch inside its query, then kill the SSH server under it.
-        const locker = new pg.Client({ connectionString: lamassu.url });
+        locker = new pg.Client({ connectionString: lamassu.url });
+        // Terminated by the fixture's DROP DATABASE … WITH (FORCE) if an assertion fails first: never a crash.
+        locker.on('error', () => undefined);
         await locker.connect();
         await locker.query('BEGIN; LOCK TABLE cash_out_txs IN ACCESS EXCLUSIVE MODE');
         const inFlight = assert.rejects(ingestion.activities.fetchNewCashOuts(), (err: unknown) => err instanceof LamassuConnectionError && /closed during the call/.test(err.message));
@@ -240,10 +297,12 @@ describe('fetch through the ssh2 tunnel (real sshd + PostgreSQL)', () => {
         await assert.rejects(ingestion.activities.fetchNewCashOuts(), /SSH connection .* failed|ECONNREFUSED/);
         await locker.query('ROLLBACK');
         await locker.end();
+        locker = undefined;
         sshd = await startSshd({ dir, port: sshd.port });
         assert.deepEqual(ids((await ingestion.activities.fetchNewCashOuts()).rows), [id]);
       }, { sshd });
     } finally {
+      await locker?.end().catch(() => undefined);
       await sshd.stop();
       rmSync(dir, { recursive: true, force: true });
     }

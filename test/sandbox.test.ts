@@ -127,7 +127,7 @@ test('npm start: the sandbox pays a cash-out end to end and Ctrl-C leaves no pro
     // The domain doc's real row: 4000 GTQ sold for 512 400 sats at 5.5 % commission.
     const good = await insertCashOut(lamassu);
     const cancelled = await insertCashOut(lamassu, { dispense_confirmed: false, error: 'Operator cancel', error_code: 'operatorCancel' });
-    const malformed = await insertCashOut(lamassu, { commission_percentage: '-0.05500' });
+    const malformed = await insertCashOut(lamassu, { commission_percentage: '5.50000' });
     const t1 = Date.now();
 
     const tx = await until('the cash-out to complete', 90_000, async () => {

@@ -80,22 +80,22 @@ async function ourSchedules(): Promise<string[]> {
 test('setup twice leaves one schedule of each; `temporal schedule trigger` runs each to completion', async () => {
   const opts = { client: temporal.client, scheduleIdPrefix: prefix, pollerWorkflowId };
   const first = await runSetup(config, log, opts);
-  assert.deepEqual(first.schedules.map((s) => s.outcome), ['created', 'created', 'created']);
+  assert.deepEqual(first.schedules.map((s) => s.outcome), ['created', 'created', 'created', 'created']);
   assert.equal(first.poller.outcome, 'started');
   assert.equal(first.migrations.outcome, 'unchanged'); // the test ledger was migrated already
   assert.equal(first.searchAttributes.outcome, 'unchanged'); // the dev server has them from temporal-dev.yaml
 
   const second = await runSetup(config, log, opts);
-  assert.deepEqual(second.schedules.map((s) => s.outcome), ['updated', 'updated', 'updated']);
+  assert.deepEqual(second.schedules.map((s) => s.outcome), ['updated', 'updated', 'updated', 'updated']);
   assert.equal(second.poller.outcome, 'running');
   assert.equal(second.poller.runId, first.poller.runId);
 
   const expectedIds = Object.values(SCHEDULE_IDS).map((id) => `${prefix}${id}`).sort();
   // Schedule listing is eventually consistent (visibility).
   let ids: string[] = [];
-  for (let i = 0; i < 50 && ids.length < 3; i++) {
+  for (let i = 0; i < 50 && ids.length < expectedIds.length; i++) {
     ids = await ourSchedules();
-    if (ids.length < 3) await sleep(200);
+    if (ids.length < expectedIds.length) await sleep(200);
   }
   assert.deepEqual(ids, expectedIds);
 
@@ -103,6 +103,10 @@ test('setup twice leaves one schedule of each; `temporal schedule trigger` runs 
   assert.equal(rec.policies.overlap, 'SKIP');
   assert.equal(rec.policies.catchupWindow, 600_000);
   assert.deepEqual(rec.spec.calendars?.[0] && { hour: rec.spec.calendars[0].hour, minute: rec.spec.calendars[0].minute }, { hour: [{ start: 0, end: 0, step: 1 }], minute: [{ start: 0, end: 0, step: 1 }] });
+  // Issue 13: a light reconciliation every hour at :30 (LNbits checks for recent payouts only).
+  const hourly = await temporal.client.schedule.getHandle(`${prefix}${SCHEDULE_IDS.hourlyReconciliation}`).describe();
+  assert.deepEqual(hourly.spec.calendars?.[0]?.minute, [{ start: 30, end: 30, step: 1 }]);
+  assert.deepEqual(hourly.action.type === 'startWorkflow' ? hourly.action.args : null, [{ lnbits: 'recent' }]);
   const health = await temporal.client.schedule.getHandle(`${prefix}${SCHEDULE_IDS.health}`).describe();
   assert.equal(health.spec.intervals?.[0]?.every, 2 * 3_600_000);
   const sweep = await temporal.client.schedule.getHandle(`${prefix}${SCHEDULE_IDS.stuckPayoutSweep}`).describe();
@@ -125,5 +129,5 @@ test('setup twice leaves one schedule of each; `temporal schedule trigger` runs 
     assert.equal(d.typedSearchAttributes.get(scheduledById), scheduleId);
   }
   const reports = await db.pool.query('SELECT count(*)::int AS n FROM satoshimachine.reconciliation_reports WHERE finished_at IS NOT NULL');
-  assert.equal(reports.rows[0].n, 1);
+  assert.equal(reports.rows[0].n, 2, 'the daily and the hourly reconciliation');
 });

@@ -29,10 +29,11 @@ export interface RecoveryInput {
   cancel?: CancelInput;
 }
 
-export type CashOutStatusValue = 'processing' | 'needs_attention' | 'completed' | 'failed' | 'duplicate';
+export type CashOutStatusValue = 'processing' | 'held' | 'needs_attention' | 'completed' | 'failed' | 'duplicate' | 'rejected';
 
 export interface CashOutResult {
-  status: 'completed' | 'failed' | 'duplicate';
+  /** rejected: the input was refused (not a real, final Lamassu cash-out) or the operator rejected a held one. */
+  status: 'completed' | 'failed' | 'duplicate' | 'rejected';
   transactionId: string;
   payouts: PayoutView[];
 }

@@ -33,6 +33,10 @@ import type { Allocation } from '../domain/allocation';
 import { BUSINESS_ERROR_TYPES } from '../domain/errors';
 import type { LamassuCashOut } from '../domain/lamassu-row';
 import { CashOutStatus, FailedPayouts, LamassuTxId, PayoutSats, SatmachineKind } from '../domain/search-attributes';
+import { createHold, PLAUSIBILITY_HOLD_PATCH } from './cashout-hold';
+import { withFailureAttention } from './cashout-failure';
+import { publishDuplicate } from './cashout-duplicate';
+import { attentionDetails } from './cashout-details';
 import { COMPLETE_WHEN_SETTLED_PATCH, RIDE_OUT_OUTAGES_PATCH, payThroughOutages } from './cashout-outage';
 import { cashOutSummary, type CashOutInput, type CashOutResult, type CashOutState, type OperatorActionResult, type RetryInput, type CancelInput } from './cashout-types';
 
@@ -63,6 +67,8 @@ const describe = (err: unknown): string => {
   const type = cause instanceof ApplicationFailure && cause.type ? `${cause.type}: ` : '';
   return `${type}${cause instanceof Error ? cause.message : String(cause)}`;
 };
+/** Histories from before a duplicate run showed its owner's status and sats (issue 13) replay as before. */
+const DUPLICATE_SHOWS_OWNER_PATCH = 'cashout-duplicate-shows-owner';
 /** Histories from before the halt was published to search attributes replay without those upserts. */
 const HALT_VISIBILITY_PATCH = 'cashout-halt-visibility';
 
@@ -71,7 +77,12 @@ const failureType = (err: unknown): string | undefined => {
   return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
 };
 
+/** Any failure leaves the ledger row needs_attention with a critical alert (workflows/cashout-failure.ts). */
 export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResult> {
+  return withFailureAttention(input?.row?.id, () => runCashOut(input));
+}
+
+async function runCashOut(input: CashOutInput): Promise<CashOutResult> {
   const { row } = input;
   const info = workflowInfo();
   const haltRecheckMs = (input.haltRecheckSeconds ?? 30) * 1000;
@@ -98,6 +109,8 @@ export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResul
   };
 
   const open = () => state.payouts.filter((p) => p.status !== 'completed' && p.status !== 'cancelled');
+  /** Client names for the Web UI's details (from the reservation). */
+  const clientNames: Record<string, string> = {};
   const failedCount = () => (state.payouts.length ? open().length : state.plannedPayouts);
   function publish(): void {
     const paidSats = state.payouts.filter((p) => p.kind === 'client').reduce((s, p) => s + p.amountSats, 0);
@@ -114,7 +127,7 @@ export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResul
   function details(): void {
     const halted = state.halted && state.status === 'processing' ? ` · halted: ${state.haltedReason ?? 'no reason given'}` : '';
     const wait = state.waitingSince && state.status === 'processing' ? ` · waiting for ${state.waitingFor ?? 'LNbits'} since ${state.waitingSince} (${state.waitingPayouts ?? 0} payout(s))` : '';
-    setCurrentDetails(`${cashOutSummary(row, state.clients)} · ${state.status}${halted}${wait}${state.status === 'needs_attention' ? ` · ${failedCount()} payout(s) failed: ${state.lastError ?? ''}` : ''}`);
+    setCurrentDetails(`${cashOutSummary(row, state.clients)} · ${state.status}${halted}${wait}${state.status === 'needs_attention' ? ` · ${attentionDetails(state.payouts, failedCount(), clientNames, state.lastError)}` : ''}`);
   }
   function onWaiting(paymentId: string, w: { what: string; sinceMs: number } | null): void {
     if (w) waiting.set(paymentId, w);
@@ -177,6 +190,7 @@ export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResul
       },
     },
   );
+  const hold = createHold();
   publish();
 
   // Record: the ledger's UNIQUE(lamassu_id) + run id is the durable duplicate guard. A recovery run (new input,
@@ -189,8 +203,15 @@ export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResul
     state.status = 'duplicate';
     state.step = 'done';
     state.lastError = `already recorded by ${rec.ownerWorkflowId ?? 'another process'} (ledger status ${rec.ownerStatus})`;
-    publish();
+    if (patched(DUPLICATE_SHOWS_OWNER_PATCH)) publishDuplicate(row, rec);
+    else publish();
     return { status: 'duplicate', transactionId: rec.transactionId, payouts: [] };
+  }
+  if (rec.outcome === 'refused') {
+    // Not a real, final Lamassu cash-out (recorded rejected, alerted by the activity): nothing moves.
+    Object.assign(state, { status: 'rejected', step: 'done', lastError: rec.reason ?? 'refused' });
+    publish();
+    return { status: 'rejected', transactionId: rec.transactionId, payouts: [] };
   }
   const txId = rec.transactionId;
   if (input.recovery) {
@@ -209,6 +230,10 @@ export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResul
   state.unallocatedSats = allocation.unallocatedSats;
   state.plannedPayouts = allocation.lines.filter((l) => l.sats > 0).length + (split.commissionSats > 0 ? 1 : 0);
   publish();
+  // Plausibility before money moves: a failing cash-out is held for the operator (workflows/cashout-hold.ts).
+  if (patched(PLAUSIBILITY_HOLD_PATCH) && (await hold.check(txId, state, publish)) === 'rejected') {
+    return { status: 'rejected', transactionId: txId, payouts: [] };
+  }
 
   /** Durable wait while the operator halt is on; re-checks back off from haltRecheckMs to 5 minutes. */
   async function waitWhileHalted(): Promise<void> {
@@ -294,6 +319,7 @@ export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResul
       state.step = 'reserve';
       const reserved = await steps.reserveCashOut({ transactionId: txId, allocation });
       merge(reserved.payouts);
+      Object.assign(clientNames, reserved.clientNames ?? {});
       state.unallocatedSats = reserved.unallocatedSats;
       state.reallocated ||= reserved.reallocated;
       state.clients = reserved.payouts.filter((p) => p.kind === 'client').length;

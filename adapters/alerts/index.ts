@@ -24,6 +24,11 @@ export interface AlertInput {
   details?: Record<string, unknown>;
   /** Overrides config.alerts.quietPeriodMinutes for this alert (e.g. 1440: once a day). */
   quietPeriodMinutes?: number;
+  /**
+   * The class of cause (e.g. 'key-rejected', 'timeout'): with kind and severity it makes the fingerprint, so
+   * alerts on the same subject with different causes are never deduplicated into one.
+   */
+  cause?: string;
 }
 
 export interface AlertDeps {
@@ -98,17 +103,19 @@ async function deliver(deps: AlertDeps, a: AlertRecord): Promise<{ delivered: bo
  */
 export async function raiseAlert(deps: AlertDeps, alert: AlertInput): Promise<{ raised: boolean; id?: string }> {
   const severity = deps.config.alerts.severities[alert.kind] ?? alert.severity;
+  const fingerprint = alertFingerprint(alert.kind, severity, alert.cause);
   const row = await withTransaction(deps.pool, async (c) => {
     // Serialises raisers of one dedup key, so two concurrent raisers cannot both pass NOT EXISTS.
     await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 7000))', [alert.dedupKey]);
     const { rows } = await c.query<{ id: string; at: Date }>(
-      `INSERT INTO satoshimachine.alerts (severity, kind, dedup_key, message, details)
-       SELECT $1, $2, $3, $4, $5::jsonb
+      // Suppressed only by an unresolved alert of the same key AND cause within the quiet period.
+      `INSERT INTO satoshimachine.alerts (severity, kind, dedup_key, message, details, fingerprint)
+       SELECT $1, $2, $3, $4, $5::jsonb, $7
        WHERE NOT EXISTS (
          SELECT 1 FROM satoshimachine.alerts
-          WHERE dedup_key = $3 AND created_at > now() - make_interval(mins => $6::int))
+          WHERE dedup_key = $3 AND fingerprint = $7 AND resolved_at IS NULL AND created_at > now() - make_interval(mins => $6::int))
        RETURNING id::text, created_at AS at`,
-      [severity, alert.kind, alert.dedupKey, alert.message, JSON.stringify(alert.details ?? {}), alert.quietPeriodMinutes ?? deps.config.alerts.quietPeriodMinutes],
+      [severity, alert.kind, alert.dedupKey, alert.message, JSON.stringify(alert.details ?? {}), alert.quietPeriodMinutes ?? deps.config.alerts.quietPeriodMinutes, fingerprint],
     );
     return rows[0];
   });
@@ -117,6 +124,54 @@ export async function raiseAlert(deps: AlertDeps, alert: AlertInput): Promise<{ 
   deps.log[level]({ alert: { ...alert, severity, id: row.id } }, `ALERT ${severity}: ${alert.message}`);
   await deliver(deps, { id: row.id, severity, kind: alert.kind, dedupKey: alert.dedupKey, message: alert.message, details: alert.details ?? {}, at: row.at.toISOString() });
   return { raised: true, id: row.id };
+}
+
+/** kind | severity | cause: what makes two alerts on one subject "the same". */
+export function alertFingerprint(kind: string, severity: AlertSeverity, cause?: string): string {
+  return `${kind}|${severity}|${cause ?? ''}`;
+}
+
+/**
+ * Resolves the open alerts matching `where` (the condition that raised them has cleared). `dedupKeyLike` is a
+ * SQL LIKE pattern; `exceptDedupKeys` keeps the ones still current. Returns the ids resolved.
+ */
+export async function resolveAlerts(
+  deps: AlertDeps,
+  where: { dedupKeyLike: string; exceptDedupKeys?: string[] },
+  by: string,
+  reason: string,
+): Promise<string[]> {
+  const { rows } = await deps.pool.query<{ id: string; kind: string }>(
+    `UPDATE satoshimachine.alerts SET resolved_at = now(), resolved_by = $3, resolve_reason = $4
+      WHERE resolved_at IS NULL AND dedup_key LIKE $1 AND NOT (dedup_key = ANY($2::text[]))
+      RETURNING id::text, kind`,
+    [where.dedupKeyLike, where.exceptDedupKeys ?? [], by, reason],
+  );
+  if (rows.length) deps.log.info({ alertIds: rows.map((r) => r.id), reason }, `alerts resolved automatically: ${reason}`);
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Offers an unacknowledged, unresolved critical alert to the channels again once every
+ * config.alerts.renotifyCriticalMinutes (run by the stuck-payout sweep). Returns how many were re-notified.
+ */
+export async function renotifyCriticalAlerts(deps: AlertDeps, opts: { limit?: number } = {}): Promise<number> {
+  const { rows } = await deps.pool.query(
+    `UPDATE satoshimachine.alerts a SET last_notified_at = now(), notify_count = notify_count + 1
+      FROM (SELECT id FROM satoshimachine.alerts
+             WHERE severity = 'critical' AND acknowledged_at IS NULL AND resolved_at IS NULL
+               AND COALESCE(last_notified_at, created_at) < now() - make_interval(mins => $1::int)
+             ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED) due
+     WHERE a.id = due.id
+     RETURNING a.id::text, a.severity, a.kind, a.dedup_key, a.message, a.details, a.created_at, a.notify_count`,
+    [deps.config.alerts.renotifyCriticalMinutes, opts.limit ?? 50],
+  );
+  for (const r of rows) {
+    const message = `STILL OPEN (notice ${Number(r.notify_count)}, unacknowledged since ${(r.created_at as Date).toISOString()}): ${String(r.message)}`;
+    deps.log.error({ alert: { id: r.id, kind: r.kind, severity: r.severity } }, `ALERT critical (re-notified): ${String(r.message)}`);
+    await deliver(deps, { id: String(r.id), severity: 'critical', kind: String(r.kind), dedupKey: String(r.dedup_key), message, details: r.details as Record<string, unknown>, at: (r.created_at as Date).toISOString() });
+  }
+  return rows.length;
 }
 
 /**

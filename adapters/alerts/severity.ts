@@ -26,6 +26,8 @@ export const DEFAULT_SEVERITIES = {
   // 🟠 "Polling Failed > 24 hours".
   'poll-stale': 'high',
   'poller-not-running': 'high',
+  // The poller's own fetches have been failing for alerts.pollFailureAlertSeconds (SSH / Lamassu DB down).
+  'poll-failing': 'high',
   // 🟠 "Balance Discrepancy > threshold".
   'balance-mismatch': 'high',
   'commission-wallet-mismatch': 'high',

@@ -51,6 +51,9 @@ export function viaLocalPort(databaseUrl: string, localPort: number): string {
   return u.toString();
 }
 
+/** How long a failed call waits for the tunnel to report its close before naming the error. */
+const LINK_VERDICT_MS = 3_000;
+
 export function createLamassuConnection(config: LamassuConfig, log: Logger): LamassuConnection {
   const description = describeDatabaseUrl(config.databaseUrl);
   const where = config.mode === 'ssh' ? `${description} via ssh ${config.ssh?.host}:${config.ssh?.port}` : description;
@@ -99,18 +102,29 @@ export function createLamassuConnection(config: LamassuConfig, log: Logger): Lam
     return (pool = p);
   }
 
+  /** A dropped socket or a client-side timeout (pg's own messages, Node's socket codes): the link, not fn. */
+  const isLinkError = (err: unknown) =>
+    /^E[A-Z]+$/.test(String((err as { code?: unknown })?.code ?? '')) ||
+    /Connection terminated|connection error|Query read timeout|socket hang up/i.test(String((err as Error)?.message ?? ''));
+
   /** SQLSTATE-coded errors come from the server; anything else (dropped socket, timeout) is about the link. */
   const isServerError = (err: unknown) => /^[0-9A-Z]{5}$/.test(String((err as { code?: unknown })?.code ?? ''));
 
   /** Say explicitly when the tunnel went away under a call; errors of fn itself pass through unchanged. */
-  async function explain(err: unknown, t: Tunnel | undefined, phase: 'connect' | 'query'): Promise<unknown> {
+  async function explain(err: unknown, t: Tunnel | undefined, phase: 'connect' | 'query', linkFailed = false): Promise<unknown> {
     if (!t || isServerError(err)) {
       return phase === 'connect' ? new LamassuConnectionError(`lamassu database ${where}: ${(err as Error)?.message}`, { cause: err }) : err;
     }
-    // The channel can drop a tick before ssh2 reports the connection closed: give it a moment to say so.
-    await Promise.race([t.closed, new Promise((r) => setTimeout(r, 100))]);
+    // The channel can drop well before ssh2 reports the connection closed (a loaded machine: seconds): give
+    // it time to say so. Whatever it says, a link error is a LamassuConnectionError, never fn's own error.
+    const link = linkFailed || isLinkError(err);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([t.closed, new Promise((r) => (timer = setTimeout(r, link ? LINK_VERDICT_MS : 100)))]);
+    clearTimeout(timer);
     if (!t.isOpen()) return new LamassuConnectionError(`SSH tunnel for ${where} closed during the call: ${(err as Error)?.message}`, { cause: err });
-    if (phase === 'query') return err;
+    if (phase === 'query') {
+      return link ? new LamassuConnectionError(`lamassu database ${where}: connection lost during the call: ${(err as Error)?.message}`, { cause: err }) : err;
+    }
     const fwd = t.lastForwardError();
     return new LamassuConnectionError(`lamassu database ${where}: ${(err as Error)?.message}${fwd ? ` (${fwd.message})` : ''}`, { cause: err });
   }
@@ -138,9 +152,10 @@ export function createLamassuConnection(config: LamassuConfig, log: Logger): Lam
         await client.query('COMMIT');
         return result;
       } catch (err) {
+        const linkFailed = broken !== undefined; // the client reported an error of its connection
         broken = err instanceof Error ? err : new Error(String(err));
         await client.query('ROLLBACK').catch(() => undefined);
-        throw await explain(err, t, 'query');
+        throw await explain(err, t, 'query', linkFailed);
       } finally {
         // Discard the connection after any failure: it may be mid-protocol or on a dead tunnel.
         client.removeListener('error', onError);

@@ -139,3 +139,45 @@ export async function fetchQualifyingCashOuts(conn: LamassuConnection, window: F
 export function rawRowAsText(row: RawCashOutRow): Record<string, string | null> {
   return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v === null || v === undefined ? null : String(v)]));
 }
+
+/**
+ * One cash-out by id, whatever its state (READ ONLY): the record step's source of truth. null when Lamassu
+ * has no such row. Throws when Lamassu cannot be read.
+ */
+export async function fetchCashOutById(conn: LamassuConnection, id: string): Promise<RawCashOutRow | null> {
+  return conn.withReadOnly(async (client) => {
+    const columns = selectList(await existingColumns(client));
+    const { rows } = await client.query<RawCashOutRow>(`SELECT ${columns} FROM cash_out_txs WHERE id = $1::uuid`, [id]);
+    return rows[0] ?? null;
+  });
+}
+
+/**
+ * Rows Lamassu itself counts as a successful cash-out (error IS NULL AND dispense) that are still not payable
+ * (not confirmed, or dispense never confirmed) although created more than `olderThanHours` ago, within the
+ * look-back (`withinHours` before now). A zero-conf sale left `authorized` or a crash mid-dispense ends here.
+ */
+export async function fetchDispensedNotFinal(
+  conn: LamassuConnection,
+  opts: { fiatCode: string; olderThanHours: number; withinHours: number; payFrom?: string | null },
+): Promise<RawCashOutRow[]> {
+  return conn.withReadOnly(async (client) => {
+    const columns = selectList(await existingColumns(client));
+    const { rows } = await client.query<RawCashOutRow>(
+      `SELECT ${columns}
+         FROM cash_out_txs
+        WHERE error IS NULL
+          AND dispense IS TRUE
+          AND NOT (status::text = 'confirmed' AND dispense_confirmed IS TRUE)
+          AND crypto_code = ANY ($1::text[])
+          AND fiat_code = $2
+          AND created < now() - make_interval(hours => $3::int)
+          AND created >= now() - make_interval(hours => $4::int)
+          AND ($5::timestamptz IS NULL OR created >= $5::timestamptz)
+        ORDER BY created, id
+        LIMIT 200`,
+      [SATS_COINS, opts.fiatCode, opts.olderThanHours, opts.withinHours, opts.payFrom ?? null],
+    );
+    return rows;
+  });
+}

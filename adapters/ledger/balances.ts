@@ -1,6 +1,7 @@
 /**
  * Client fiat balances. `clients.remaining_balance_fiat_minor` is the current balance; every change goes
- * through `applyBalanceChange` (under the client's row lock) and is logged in `balance_log`.
+ * through `applyBalanceChange` (under the client's row lock) and is logged in `balance_log`. The database
+ * enforces it: at commit the stored balance must equal the newest balance_log `after` (clients_balance_guard).
  */
 import type pg from 'pg';
 import { z } from 'zod';
@@ -9,9 +10,9 @@ import type { ClientBalance } from '../../domain/allocation';
 import { type FiatMinor, fiatMinor } from '../../domain/money';
 import { type Queryable, fiatCol, isoCol } from './db';
 
-export type BalanceReason = 'deposit_confirmed' | 'payout_reserved' | 'payout_released' | 'adjustment';
+export type BalanceReason = 'deposit_confirmed' | 'payout_reserved' | 'payout_released' | 'adjustment' | 'correction';
 /** A payout's debit/release is logged once per reservation round (payments.reserve_round, default 1). */
-export type BalanceRef = { depositId: string } | { paymentId: string; round?: number } | { adjustmentId: string };
+export type BalanceRef = { depositId: string } | { paymentId: string; round?: number } | { adjustmentId: string } | { correctionId: string };
 
 export interface BalanceChange {
   clientId: string;
@@ -44,8 +45,8 @@ export async function applyBalanceChange(
   if (upd.rowCount !== 1) throw new Error(`balance of client ${clientId} changed under a lock that should prevent it`);
   const { rows } = await client.query(
     `INSERT INTO satoshimachine.balance_log
-       (client_id, before_fiat_minor, after_fiat_minor, delta_fiat_minor, reason, deposit_id, payment_id, adjustment_id, reserve_round)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING at`,
+       (client_id, before_fiat_minor, after_fiat_minor, delta_fiat_minor, reason, deposit_id, payment_id, adjustment_id, reserve_round, correction_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING at`,
     [
       clientId,
       String(before),
@@ -56,6 +57,7 @@ export async function applyBalanceChange(
       'paymentId' in ref ? ref.paymentId : null,
       'adjustmentId' in ref ? ref.adjustmentId : null,
       'paymentId' in ref ? (ref.round ?? 1) : 1,
+      'correctionId' in ref ? ref.correctionId : null,
     ],
   );
   return { clientId, before, after: fiatMinor(after), delta: fiatMinor(delta), at: isoCol(rows[0].at) };

@@ -1,7 +1,7 @@
 /** DCA clients. The invoice key is encrypted here and decrypted only for the LNbits adapter. */
 import type pg from 'pg';
 import { z } from 'zod';
-import { LedgerNotFoundError } from '../../domain/errors';
+import { LedgerNotFoundError, LedgerStateError } from '../../domain/errors';
 import type { FiatMinor } from '../../domain/money';
 import { decryptSecret, encryptSecret } from '../crypto/secret-box';
 import { type Queryable, fiatCol, isoCol } from './db';
@@ -105,4 +105,29 @@ export async function getClientInvoiceKey(db: Queryable, clientId: string, encry
 export async function lockClients(client: pg.PoolClient, clientIds: readonly string[]): Promise<Map<string, ClientRow>> {
   const { rows } = await client.query(`SELECT ${COLUMNS} FROM satoshimachine.clients WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, [[...clientIds]]);
   return new Map(rows.map((r) => [String(r.id), mapClient(r)]));
+}
+
+/**
+ * A client named by the operator: its uuid, or its name (case-insensitive, trimmed) when exactly one client
+ * has it. Several clients with the name → LedgerStateError listing their ids; none → LedgerNotFoundError.
+ */
+export async function findClient(db: Queryable, ref: string): Promise<ClientRow> {
+  const text = ref.trim();
+  if (z.uuid().safeParse(text).success) return getClient(db, text);
+  const { rows } = await db.query(`SELECT ${COLUMNS} FROM satoshimachine.clients WHERE lower(btrim(name)) = lower($1) ORDER BY id`, [text]);
+  if (rows.length === 1) return mapClient(rows[0]);
+  if (rows.length === 0) throw new LedgerNotFoundError(`no client named ${JSON.stringify(text)} (give its id or its exact name; \`satmachine clients list\`)`, '<client>');
+  throw new LedgerStateError(`client ${JSON.stringify(text)} is ambiguous: ${rows.length} clients have this name (${rows.map((r) => String(r.id)).join(', ')}): give the id`);
+}
+
+/** Moves the client to another wallet with its (verified) invoice key: the key's AAD binds it to the new wallet. */
+export async function setClientWallet(db: Queryable, clientId: string, walletId: string, invoiceKey: string, encryptionKey: string): Promise<ClientRow> {
+  const w = z.string().trim().min(1).parse(walletId);
+  const { rows } = await db.query(`UPDATE satoshimachine.clients SET wallet_id = $2, invoice_key_enc = $3 WHERE id = $1 RETURNING ${COLUMNS}`, [
+    clientId,
+    w,
+    encryptSecret(z.string().min(1).parse(invoiceKey), encryptionKey, keyAad(w)),
+  ]);
+  if (rows.length === 0) throw new LedgerNotFoundError(`client ${clientId} not found`, 'client_id');
+  return mapClient(rows[0]);
 }

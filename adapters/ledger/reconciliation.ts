@@ -151,7 +151,7 @@ export async function reconcileLedger(pool: pg.Pool, opts: LedgerReconcileOption
       });
     }
 
-    // Commission re-verified for every cash-out with a split: the runbook's query (± 1 sat tolerance), reused.
+    // Commission re-verified for every cash-out with a split: the runbook's query, exact (no ± 1 sat tolerance).
     const discrepancies = await timed('commissionVerify', () => findCommissionDiscrepancies(c));
     for (const d of discrepancies) {
       add({

@@ -5,7 +5,7 @@ import type { CommissionResult } from '../../domain/commission';
 import type { FiatMinor, Sats } from '../../domain/money';
 import { type Queryable, isoCol, nullableFiatCol, nullableIsoCol, nullableSatsCol } from './db';
 
-export const TRANSACTION_STATUSES = ['received', 'processing', 'completed', 'failed', 'needs_attention', 'rejected'] as const;
+export const TRANSACTION_STATUSES = ['received', 'processing', 'held', 'completed', 'failed', 'needs_attention', 'rejected'] as const;
 export type TransactionStatus = (typeof TRANSACTION_STATUSES)[number];
 
 /** The cash_out_txs fields as received (numerics as their exact text). */
@@ -122,10 +122,14 @@ export async function getTransaction(db: Queryable, id: string): Promise<Transac
 export async function recordCommission(db: Queryable, id: string, commission: CommissionResult, fiatMinor: FiatMinor): Promise<TransactionRow> {
   const { rows } = await db.query(
     `UPDATE satoshimachine.lamassu_transactions
-        SET commission_model = $2, effective_commission = $3, base_sats = $4, commission_sats = $5, fiat_minor = $6
+        SET commission_model = $2, effective_commission = $3, base_sats = $4, commission_sats = $5, fiat_minor = $6,
+            fixed_fee_sats = $7, excess_sats = $8
       WHERE id = $1 AND base_sats IS NULL
       RETURNING ${COLUMNS}`,
-    [id, commission.model, commission.effectiveCommission, String(commission.baseSats), String(commission.commissionSats), String(fiatMinor)],
+    [
+      id, commission.model, commission.effectiveCommission, String(commission.baseSats), String(commission.commissionSats), String(fiatMinor),
+      String(commission.fixedFeeSats ?? 0), String(commission.excessSats ?? 0),
+    ],
   );
   if (rows.length > 0) return mapTransaction(rows[0]);
   const existing = await getTransaction(db, id);

@@ -21,7 +21,7 @@ export interface CommissionDiscrepancy {
   expectedCommission: string;
 }
 
-/** Transactions whose stored commission split disagrees with the formula by more than 1 sat. */
+/** Transactions whose stored commission split disagrees with the formula (exactly: no tolerance). */
 export async function findCommissionDiscrepancies(db: Queryable): Promise<CommissionDiscrepancy[]> {
   const { rows } = await db.query(verifyCommissionSql());
   return rows.map((r) => ({

@@ -4,9 +4,9 @@
  * fiat with decimals ("-20.50"); a debit below zero is refused.
  */
 import type { Command } from 'commander';
-import { addAdjustment, getClient } from '../../adapters/ledger';
+import { addAdjustment, findClient, getClient } from '../../adapters/ledger';
 import { recordOperatorEvent } from '../../adapters/ledger/operator-control';
-import { formatFiat, parseArgs, parseFiatAmount, uuidArg } from '../args';
+import { formatFiat, parseFiatAmount } from '../args';
 import { withContext } from '../context';
 import { CliError, EXIT, print } from '../output';
 
@@ -20,7 +20,7 @@ export function registerAdjust(program: Command): void {
     .option('--json', 'print JSON')
     .action((client: string, amount: string, o: { reason?: string; note?: string; actor?: string; json?: boolean }) =>
       withContext(async (ctx) => {
-        const clientId = parseArgs(uuidArg('<client>'), client);
+        const clientId = (await findClient(ctx.pool(), client)).id;
         if (!o.reason?.trim()) throw new CliError('--reason is required: every adjustment says why', EXIT.usage);
         const amountMinor = parseFiatAmount(amount, ctx.config.lamassu.fiatDecimals, '<amount>', { signed: true });
         const pool = ctx.pool();

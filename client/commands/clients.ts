@@ -1,20 +1,23 @@
 /**
- * `satmachine clients add|list|show|set-status|set-key`. The invoice key comes from an environment variable, a file
+ * `satmachine clients add|list|show|set-status|set-key|set-wallet|repair-balance`. A client is named by its id
+ * or its unique name. The invoice key comes from an environment variable, a file
  * or stdin (never the command line: shell history), is verified with LNbits to be an invoice key of the
  * given wallet, and is stored encrypted (adapters/ledger/clients.ts). Changes are recorded in operator_events.
  */
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { balanceHistory, CLIENT_MODES, CLIENT_STATUSES, getClient, listClients, type ClientRow } from '../../adapters/ledger';
-import { setClientInvoiceKey } from '../../adapters/ledger/clients';
+import { balanceHistory, CLIENT_MODES, CLIENT_STATUSES, createClient, findClient, getClient, listClients, setClientStatus, type ClientRow } from '../../adapters/ledger';
+import { repairBalance } from '../../adapters/ledger/balance-repair';
+import { setClientInvoiceKey, setClientWallet } from '../../adapters/ledger/clients';
+import { resolveAlertsLike } from '../../adapters/ledger/alert-lifecycle';
 import { recordOperatorEvent } from '../../adapters/ledger/operator-control';
-import { parseArgs, readSecret, uuidArg, formatFiat } from '../args';
-import { addVerifiedClient, changeClientStatus } from '../client-actions';
+import { parseArgs, readSecret, formatFiat } from '../args';
+import { addVerifiedClient, assertSupportedMode, changeClientStatus } from '../client-actions';
 import { withContext } from '../context';
 import { registerStatementLink } from './statement-link';
 import { checkInvoiceKey } from '../lnbits-keys';
 import { clientTotals, listDeposits } from '../ledger-views';
-import { CliError, EXIT, cliEnv, kv, print, table } from '../output';
+import { CliError, EXIT, cliEnv, kv, print, progress, table } from '../output';
 
 const addArgs = z.object({
   name: z.string({ error: '--name is required' }).trim().min(1, '--name: must not be empty'),
@@ -51,6 +54,7 @@ export function registerClients(program: Command): void {
     .action((raw: Record<string, unknown>) =>
       withContext(async (ctx) => {
         const o = parseArgs(addArgs, raw);
+        assertSupportedMode(o.mode);
         const invoiceKey = await readSecret({ env: o.invoiceKeyEnv, file: o.invoiceKeyFile, stdin: o.invoiceKeyStdin }, 'invoice-key', cliEnv());
         const { client, keyCheck } = await addVerifiedClient(ctx, { name: o.name, walletId: o.walletId, invoiceKey, currency: o.currency, mode: o.mode }, ctx.actor(o.actor));
         print(o.json, client, () => `client ${client.id} added (${client.name}, wallet ${client.walletId}, ${client.currency}, ${client.mode}); invoice key verified: ${keyCheck}`);
@@ -75,7 +79,7 @@ export function registerClients(program: Command): void {
     .option('--json', 'print JSON')
     .action((id: string, o: { json?: boolean }) =>
       withContext(async (ctx) => {
-        const clientId = parseArgs(uuidArg('<client>'), id);
+        const clientId = (await findClient(ctx.pool(), id)).id;
         const pool = ctx.pool();
         const client = await getClient(pool, clientId);
         const [totals, deposits, payouts, history] = await Promise.all([
@@ -110,6 +114,11 @@ export function registerClients(program: Command): void {
             '',
             'payouts:',
             recentPayouts.length ? table(['lamassu tx', 'sats', 'fiat debit', 'status', 'payment hash'], recentPayouts.map((p) => [p.lamassuId, p.amountSats, formatFiat(p.fiatDebitMinor, d), p.status, p.paymentHash])) : '  none',
+            '',
+            'balance history (last 20):',
+            history.length
+              ? table(['at', 'reason', 'change', 'balance'], history.slice(-20).map((h) => [h.at, h.reason, formatFiat(h.delta, d), formatFiat(h.after, d)]))
+              : '  none',
           ].join('\n'),
         );
       }),
@@ -119,13 +128,15 @@ export function registerClients(program: Command): void {
     .command('set-status <client> <status>')
     .description(`set a client's status: ${CLIENT_STATUSES.join(' | ')} (paused/closed clients take no part in new cash-outs)`)
     .option('--reason <text>', 'why (recorded)')
+    .option('--force', 'close a client that still has a balance')
     .option('--actor <name>', 'who (default: the OS user)')
     .option('--json', 'print JSON')
-    .action((id: string, status: string, o: { reason?: string; actor?: string; json?: boolean }) =>
+    .action((id: string, status: string, o: { reason?: string; force?: boolean; actor?: string; json?: boolean }) =>
       withContext(async (ctx) => {
-        const clientId = parseArgs(uuidArg('<client>'), id);
+        const clientId = (await findClient(ctx.pool(), id)).id;
         const s = parseArgs(z.enum(CLIENT_STATUSES, { error: `<status>: one of ${CLIENT_STATUSES.join(', ')}` }), status);
-        const { before, after } = await changeClientStatus(ctx, clientId, s, o.reason, ctx.actor(o.actor));
+        const { before, after, closedWithBalance } = await changeClientStatus(ctx, clientId, s, o.reason, ctx.actor(o.actor), { force: o.force });
+        if (closedWithBalance) progress(`client ${before.name} closed with a balance of ${closedWithBalance} (--force)`);
         print(Boolean(o.json), after, () => `client ${clientId}: ${before.status} → ${after.status}`);
       }),
     );
@@ -140,7 +151,7 @@ export function registerClients(program: Command): void {
     .option('--json', 'print JSON')
     .action((id: string, o: { invoiceKeyEnv?: string; invoiceKeyFile?: string; invoiceKeyStdin?: boolean; actor?: string; json?: boolean }) =>
       withContext(async (ctx) => {
-        const clientId = parseArgs(uuidArg('<client>'), id);
+        const clientId = (await findClient(ctx.pool(), id)).id;
         const invoiceKey = await readSecret({ env: o.invoiceKeyEnv, file: o.invoiceKeyFile, stdin: o.invoiceKeyStdin }, 'invoice-key', cliEnv());
         if (!ctx.config.encryptionKey) throw new CliError('encryptionKey: required to store invoice keys (SATMACHINE_ENCRYPTION_KEY)', EXIT.usage);
         const pool = ctx.pool();
@@ -150,7 +161,67 @@ export function registerClients(program: Command): void {
         if (check.status !== 'ok') throw new CliError(`invoice key refused: ${check.detail}`, EXIT.usage);
         const after = await setClientInvoiceKey(pool, clientId, invoiceKey, ctx.config.encryptionKey);
         await recordOperatorEvent(pool, ctx.actor(o.actor), 'client-key-replaced', { clientId, walletId: after.walletId });
+        // The cause of "LNbits rejected the client's key" is fixed: its alert is resolved.
+        await resolveAlertsLike(pool, `client-wallet-rejected:${clientId}`, ctx.actor(o.actor), 'new invoice key verified (clients set-key)');
         print(Boolean(o.json), after, () => `client ${clientId}: invoice key replaced and verified (${check.detail}); status ${after.status} — \`clients set-status ${clientId} active\` if it was paused`);
+      }),
+    );
+
+  clients
+    .command('set-wallet <client>')
+    .description("move a client to another LNbits wallet (after its wallet was deleted); the new invoice key is read like `add` and verified against the NEW wallet; failed payouts retried afterwards go to the new wallet")
+    .option('--wallet-id <id>', 'the new LNbits wallet id')
+    .option('--invoice-key-env <var>', 'environment variable holding the new invoice key')
+    .option('--invoice-key-file <path>', 'file holding the new invoice key')
+    .option('--invoice-key-stdin', 'read the new invoice key from stdin')
+    .option('--reason <text>', 'why (recorded)')
+    .option('--actor <name>', 'who (default: the OS user)')
+    .option('--json', 'print JSON')
+    .action((id: string, o: { walletId?: string; invoiceKeyEnv?: string; invoiceKeyFile?: string; invoiceKeyStdin?: boolean; reason?: string; actor?: string; json?: boolean }) =>
+      withContext(async (ctx) => {
+        const walletId = parseArgs(z.string({ error: '--wallet-id is required' }).trim().min(1, '--wallet-id: must not be empty'), o.walletId);
+        const pool = ctx.pool();
+        const before = await findClient(pool, id);
+        const invoiceKey = await readSecret({ env: o.invoiceKeyEnv, file: o.invoiceKeyFile, stdin: o.invoiceKeyStdin }, 'invoice-key', cliEnv());
+        if (!ctx.config.encryptionKey) throw new CliError('encryptionKey: required to store invoice keys (SATMACHINE_ENCRYPTION_KEY)', EXIT.usage);
+        const check = await checkInvoiceKey(ctx.lnbits(), invoiceKey, walletId);
+        if (check.status === 'unreachable') throw new CliError(`cannot verify the invoice key: ${check.detail}`, EXIT.unavailable);
+        if (check.status !== 'ok') throw new CliError(`invoice key refused: ${check.detail}`, EXIT.usage);
+        const after = await setClientWallet(pool, before.id, walletId, invoiceKey, ctx.config.encryptionKey).catch((err: unknown) => {
+          if ((err as { constraint?: string }).constraint === 'clients_wallet_id_key') throw new CliError(`--wallet-id: wallet ${walletId} already belongs to a client`, EXIT.usage);
+          throw err;
+        });
+        await recordOperatorEvent(pool, ctx.actor(o.actor), 'client-wallet-replaced', { clientId: before.id, fromWalletId: before.walletId, toWalletId: walletId, reason: o.reason ?? null });
+        await resolveAlertsLike(pool, `client-wallet-rejected:${before.id}`, ctx.actor(o.actor), `moved to wallet ${walletId} (clients set-wallet)`);
+        print(Boolean(o.json), after, () =>
+          `client ${after.name} (${after.id}): wallet ${before.walletId} → ${walletId}, invoice key verified (${check.detail}); status ${after.status}` +
+          (after.status === 'active' ? '' : ` — \`satmachine clients set-status ${after.id} active\` to include it again`),
+        );
+      }),
+    );
+
+  clients
+    .command('repair-balance <client>')
+    .description("set the stored balance to the one derived from deposits, payouts and adjustments (reconciliation's balance-mismatch), as an audited correction entry")
+    .option('--reason <text>', 'why (required; recorded with the correction)')
+    .option('--dry-run', 'show the correction without writing it')
+    .option('--actor <name>', 'who (default: the OS user)')
+    .option('--json', 'print JSON')
+    .action((id: string, o: { reason?: string; dryRun?: boolean; actor?: string; json?: boolean }) =>
+      withContext(async (ctx) => {
+        if (!o.reason?.trim()) throw new CliError('--reason is required: every correction says why', EXIT.usage);
+        const pool = ctx.pool();
+        const client = await findClient(pool, id);
+        const r = await repairBalance(pool, { clientId: client.id, reason: o.reason, actor: ctx.actor(o.actor), dryRun: Boolean(o.dryRun) });
+        const d = ctx.config.lamassu.fiatDecimals;
+        const money = (v: string | number) => `${formatFiat(v, d)} ${client.currency}`;
+        print(Boolean(o.json), r, () =>
+          r.deltaFiatMinor === '0'
+            ? `client ${client.name} (${client.id}): stored balance ${money(r.storedBeforeFiatMinor)} = derived: nothing to repair`
+            : r.correctionId
+              ? `client ${client.name} (${client.id}): stored balance ${money(r.storedBeforeFiatMinor)} → ${money(r.derivedFiatMinor)} (derived from deposits, payouts and adjustments; correction ${r.correctionId}, change ${formatFiat(r.deltaFiatMinor, d)})`
+              : `client ${client.name} (${client.id}): would set the stored balance ${money(r.storedBeforeFiatMinor)} → ${money(r.derivedFiatMinor)} (dry run, nothing written)`,
+        );
       }),
     );
 }

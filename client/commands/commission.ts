@@ -10,6 +10,7 @@ const args = z.object({
   discount: z.string().regex(/^\d+$/, '--discount: expected a whole percent 0-100').optional(),
   fiat: z.string().optional(),
   ticker: z.string().optional(),
+  fixedFee: z.string().optional(),
   model: z.enum(COMMISSION_MODELS).default('runbook'),
   json: z.boolean().default(false),
 });
@@ -25,6 +26,7 @@ export function registerCommission(program: Command): void {
     .option('--model <model>', `commission model: ${COMMISSION_MODELS.join(' | ')}`)
     .option('--fiat <amount>', 'fiat dispensed, whole units (lamassu-ticker model)')
     .option('--ticker <price>', 'raw_ticker_price, fiat per coin (lamassu-ticker model)')
+    .option('--fixed-fee <amount>', 'fixed_fee, whole fiat units (newer Lamassu servers; needs --fiat)')
     .option('--json', 'print JSON')
     .action((raw: Record<string, unknown>) => {
       const parsed = args.safeParse(raw);
@@ -33,7 +35,7 @@ export function registerCommission(program: Command): void {
       let result;
       try {
         result = computeCommission(
-          { cryptoAtoms: o.atoms, commissionPercentage: o.commission, discount: o.discount ?? null, fiat: o.fiat ?? null, rawTickerPrice: o.ticker ?? null },
+          { cryptoAtoms: o.atoms, commissionPercentage: o.commission, discount: o.discount ?? null, fiat: o.fiat ?? null, rawTickerPrice: o.ticker ?? null, fixedFee: o.fixedFee ?? null },
           o.model as CommissionModel,
         );
       } catch (err) {
@@ -47,6 +49,8 @@ export function registerCommission(program: Command): void {
           ['effective commission', result.effectiveCommission],
           ['base (sats)', result.baseSats],
           ['commission (sats)', result.commissionSats],
+          ['fixed fee (sats)', result.fixedFeeSats],
+          ['excess (sats)', result.excessSats ? `${result.excessSats} — the commission-free amount exceeds crypto_atoms: base capped, commission 0 (held for the operator when more than Lamassu's 100-sat rounding)` : 0],
         ]),
       );
     });

@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { findClient } from '../../adapters/ledger';
 import { formatFiat, parseArgs, parseFiatAmount, positiveIntArg, uuidArg } from '../args';
 import { type Context, withContext } from '../context';
 import { cancelDepositAs, confirmDepositAs, recordDeposit } from '../deposit-actions';
@@ -42,8 +43,8 @@ export function registerDeposits(program: Command): void {
     .option('--json', 'print JSON')
     .action((client: string, amount: string, o: { note?: string; confirm?: boolean; actor?: string; json?: boolean }) =>
       withContext(async (ctx) => {
-        const clientId = parseArgs(uuidArg('<client>'), client);
         const amountMinor = parseFiatAmount(amount, ctx.config.lamassu.fiatDecimals, '<amount>');
+        const clientId = (await findClient(ctx.pool(), client)).id;
         const { client: c, deposit, balanceAfter } = await recordDeposit(ctx, { clientId, amountFiatMinor: amountMinor, note: o.note, confirm: o.confirm }, ctx.actor(o.actor));
         const d = ctx.config.lamassu.fiatDecimals;
         print(Boolean(o.json), { ...deposit, amountFiatMinor: deposit.amount, balanceAfterFiatMinor: balanceAfter }, () =>
@@ -68,13 +69,13 @@ export function registerDeposits(program: Command): void {
   deposits
     .command('list')
     .description('deposits, newest first')
-    .option('--client <id>', 'only this client')
+    .option('--client <id>', 'only this client (id or name)')
     .option('--status <status>', STATUSES.join(' | '))
     .option('--limit <n>', 'at most N rows (default 100)')
     .option('--json', 'print JSON')
     .action((o: { client?: string; status?: string; limit?: string; json?: boolean }) =>
       withContext(async (ctx) => {
-        const clientId = o.client === undefined ? undefined : parseArgs(uuidArg('--client'), o.client);
+        const clientId = o.client === undefined ? undefined : (await findClient(ctx.pool(), o.client)).id;
         const status = o.status === undefined ? undefined : parseArgs(z.enum(STATUSES, { error: `--status: one of ${STATUSES.join(', ')}` }), o.status);
         const rows = await listDeposits(ctx.pool(), { clientId, status, limit: positiveIntArg(o.limit, '--limit') ?? 100 });
         const d = ctx.config.lamassu.fiatDecimals;

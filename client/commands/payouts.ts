@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { formatFiat, parseArgs, parseDuration, positiveIntArg } from '../args';
 import { withContext } from '../context';
 import { listPayouts } from '../ledger-views';
-import { EXIT, print, setExitCode, table } from '../output';
+import { EXIT, print, progress, setExitCode, table } from '../output';
 
 const STATUSES = ['failed', 'pending', 'completed', 'cancelled'] as const;
 
@@ -25,17 +25,34 @@ export function registerPayouts(program: Command): void {
       withContext(async (ctx) => {
         const statuses = o.status === undefined ? ['failed', 'pending'] : [parseArgs(z.enum(STATUSES, { error: `--status: one of ${STATUSES.join(', ')}` }), o.status)];
         const olderThanSeconds = o.olderThan === undefined ? undefined : parseDuration(o.olderThan, '--older-than');
-        const rows = await listPayouts(ctx.pool(), { statuses, olderThanSeconds, limit: positiveIntArg(o.limit, '--limit') ?? 200 });
+        // "failed" as the operator means it: failed in the ledger, or pending and retrying after a failed attempt.
+        const failing = statuses.includes('failed');
+        const pool = ctx.pool();
+        const rows = await listPayouts(pool, { statuses, failing, olderThanSeconds, limit: positiveIntArg(o.limit, '--limit') ?? 200 });
+        // Cash-outs that failed before any payout was reserved (pre-flight: source wallet short, LNbits down).
+        const unreserved = failing
+          ? (await pool.query<{ lamassu_id: string; error: string | null }>(
+              `SELECT t.lamassu_id, t.error FROM satoshimachine.lamassu_transactions t
+                WHERE t.status = 'needs_attention' AND NOT EXISTS (SELECT 1 FROM satoshimachine.payments p WHERE p.transaction_id = t.id)
+                ORDER BY t.created_at LIMIT 50`,
+            )).rows
+          : [];
         const d = ctx.config.lamassu.fiatDecimals;
-        print(Boolean(o.json), rows, () =>
-          rows.length
-            ? table(
-                ['lamassu tx', 'kind', 'client', 'sats', 'fiat debit', 'status', 'age', 'attempts', 'payment hash', 'last error'],
-                rows.map((p) => [p.lamassuId, p.kind, p.clientName ?? p.clientId, p.amountSats, formatFiat(p.fiatDebit, d), p.status, `${Math.floor(p.ageSeconds / 60)}m`, p.attempts, p.paymentHash, p.lastError]),
-              )
-            : 'no payouts',
+        const shown = rows.map((p) => ({ ...p, state: p.status === 'pending' && p.lastError ? 'pending (retrying)' : p.status }));
+        // JSON stays the list of payouts (scripts); the cash-outs without payouts go to stderr there.
+        if (o.json) for (const u of unreserved) progress(`cash-out ${u.lamassu_id} needs attention before any payout was reserved: ${u.error ?? ''}`);
+        print(Boolean(o.json), shown, () =>
+          [
+            shown.length
+              ? table(
+                  ['lamassu tx', 'kind', 'client', 'sats', 'fiat debit', 'status', 'age', 'attempts', 'payment hash', 'last error'],
+                  shown.map((p) => [p.lamassuId, p.kind, p.clientName ?? p.clientId, p.amountSats, formatFiat(p.fiatDebit, d), p.state, `${Math.floor(p.ageSeconds / 60)}m`, p.attempts, p.paymentHash, p.lastError]),
+                )
+              : 'no payouts',
+            ...unreserved.map((u) => `cash-out ${u.lamassu_id} needs attention before any payout was reserved: ${u.error ?? ''} (\`satmachine tx show ${u.lamassu_id}\`)`),
+          ].join('\n'),
         );
-        if (rows.some((p) => p.status === 'failed' || p.status === 'pending')) setExitCode(EXIT.findings);
+        if (rows.some((p) => p.status === 'failed' || p.status === 'pending') || unreserved.length) setExitCode(EXIT.findings);
       }),
     );
 }

@@ -8,12 +8,43 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Command } from 'commander';
 import { recordOperatorEvent } from '../../adapters/ledger/operator-control';
 import { POLLER_WORKFLOW_ID } from '../../domain/constants';
-import { positiveIntArg } from '../args';
+import { parseDuration, positiveIntArg } from '../args';
 import { type Context, messageOf, withContext } from '../context';
 import { ensurePollerStarted, getPollerStatus, pausePoller, pollNow, resumePoller, type PollerStatus } from '../poller';
-import { CliError, EXIT, kv, print, progress } from '../output';
+import { CliError, EXIT, kv, print, progress, setExitCode } from '../output';
 
 const QUERY_TIMEOUT_MS = 5_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * After `poll now`: waits for the poll to happen (the poll counter grows), then for every cash-out recorded
+ * since the request to leave `processing`. ok = the poll succeeded and every such cash-out completed.
+ */
+async function waitForPoll(ctx: Context, client: Client, pollsBefore: number, timeoutSeconds: number) {
+  const since = new Date(Date.now() - 1000).toISOString();
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  let status: PollerStatus | null = null;
+  while (Date.now() < deadline) {
+    status = await getPollerStatus(client, { workflowId: ctx.pollerWorkflowId }).catch(() => status);
+    if (status && status.counts.polls > pollsBefore) break;
+    await sleep(500);
+  }
+  if (!status || status.counts.polls <= pollsBefore) throw new CliError(`no poll happened within ${timeoutSeconds} s (is a worker running?)`, EXIT.unavailable);
+  let cashOuts: Array<{ lamassuId: string; status: string }> = [];
+  for (;;) {
+    const { rows } = await ctx.pool().query<{ lamassu_id: string; status: string }>(
+      `SELECT lamassu_id, status FROM satoshimachine.lamassu_transactions WHERE created_at >= $1 ORDER BY created_at`,
+      [since],
+    );
+    cashOuts = rows.map((r) => ({ lamassuId: r.lamassu_id, status: r.status }));
+    const expected = status.lastPoll?.started ?? 0;
+    if (cashOuts.length >= expected && cashOuts.every((c) => c.status !== 'processing')) break;
+    if (Date.now() > deadline) break;
+    await sleep(1000);
+  }
+  const pollError = status.lastErrorAt && status.lastErrorAt >= since ? status.lastError : null;
+  return { cashOuts, pollError, ok: !pollError && cashOuts.every((c) => c.status === 'completed') };
+}
 
 export interface PollerView {
   workflowId: string;
@@ -103,11 +134,13 @@ export function registerPoller(program: Command): void {
     .command('now')
     .description('ask the poller to poll Lamassu now (the runbook\'s manual poll)')
     .option('--limit <n>', 'start at most N cash-outs, even while the poller is paused (gradual restart: one first)')
+    .option('--wait [duration]', 'wait (default up to 5m) for the poll and for the cash-outs it started to finish: exit 0 when all completed, 1 otherwise (so `poll now --limit 1 --wait && poller resume` checks one first)')
     .option('--actor <name>', 'who (default: the OS user; recorded for a limited poll)')
     .option('--json', 'print JSON')
-    .action((o: { limit?: string; actor?: string; json?: boolean }) =>
+    .action((o: { limit?: string; wait?: string | boolean; actor?: string; json?: boolean }) =>
       withContext(async (ctx) => {
         const limit = positiveIntArg(o.limit, '--limit');
+        const waitSeconds = o.wait === undefined || o.wait === false ? null : parseDuration(o.wait === true ? '5m' : o.wait, '--wait');
         const client = await ctx.temporal();
         const before = await readPoller(client, ctx.pollerWorkflowId);
         if (before.execution !== 'RUNNING') throw new CliError(`poller is not running (${before.execution}); start it with \`satmachine poller start\``, EXIT.notFound);
@@ -116,6 +149,19 @@ export function registerPoller(program: Command): void {
         const paused = before.status?.paused ?? false;
         const actor = ctx.actor(o.actor);
         if (limit !== undefined) await audit(ctx, actor, 'poll-now-limited', { limit, pollerPaused: paused });
+        if (waitSeconds !== null) {
+          if (paused && limit === undefined) throw new CliError('the poller is PAUSED: a poll without --limit waits for `satmachine poller resume`; use --limit N for a limited poll now', EXIT.usage);
+          const r = await waitForPoll(ctx, client, before.status?.counts.polls ?? 0, waitSeconds);
+          print(Boolean(o.json), { requested: true, limit: limit ?? null, paused, workflowId: before.workflowId, ...r }, () =>
+            [
+              `poll done: ${r.cashOuts.length} cash-out(s) started${r.pollError ? `; poll error: ${r.pollError}` : ''}`,
+              ...r.cashOuts.map((c) => `  ${c.lamassuId}: ${c.status}`),
+              r.ok ? (paused ? 'all completed: `satmachine poller resume` when satisfied' : 'all completed') : 'NOT all completed: see `satmachine tx show <lamassu id>` before resuming',
+            ].join('\n'),
+          );
+          if (!r.ok) setExitCode(EXIT.findings);
+          return;
+        }
         print(Boolean(o.json), { requested: true, limit: limit ?? null, paused, workflowId: before.workflowId }, () =>
           limit !== undefined
             ? `poll requested: at most ${limit} cash-out(s) will start${paused ? ' (the poller stays paused afterwards)' : ''}; \`satmachine poller status\` shows the result`

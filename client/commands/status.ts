@@ -6,7 +6,9 @@
  */
 import { ScheduleNotFoundError } from '@temporalio/client';
 import type { Command } from 'commander';
+import type pg from 'pg';
 import { getControl, type ControlState } from '../../adapters/ledger/operator-control';
+import { listUnfinishedRows, type UnfinishedRow } from '../../adapters/ledger/cashout-checks';
 import { SCHEDULE_IDS } from '../../domain/constants';
 import { type Context, messageOf, withContext } from '../context';
 import { cashOutCounts, lastTransactionAt, listPayouts, openAlerts, payoutCounts, type AlertView, type CountRow, type PayoutView } from '../ledger-views';
@@ -84,10 +86,24 @@ export interface StatusReport {
   control: Part<ControlState>;
   poller: Part<PollerView>;
   schedules: Part<ScheduleView[]>;
-  cashOuts: Part<{ byStatus: CountRow[]; lastRecordedAt: string | null }>;
+  cashOuts: Part<CashOutsView>;
   payouts: Part<{ byStatus: CountRow[]; open: PayoutView[]; stuckMinutes: number }>;
-  alerts: Part<{ total: number; alerts: AlertView[] }>;
+  alerts: Part<{ total: number; unacknowledged: number; alerts: AlertView[] }>;
   wallets: Part<WalletView[]>;
+}
+
+interface CashOutsView {
+  byStatus: CountRow[];
+  lastRecordedAt: string | null;
+  /** Held for the operator (`tx approve|reject`), with why. */
+  held: Array<{ lamassuId: string; reason: string | null }>;
+  /** Dispensed in Lamassu (error IS NULL AND dispense) but not payable after cashOutChecks.dispensedNotFinalHours. */
+  dispensedNotFinal: UnfinishedRow[];
+}
+
+async function heldCashOuts(pool: pg.Pool): Promise<CashOutsView['held']> {
+  const { rows } = await pool.query(`SELECT lamassu_id::text AS id, error FROM satoshimachine.lamassu_transactions WHERE status = 'held' ORDER BY confirmed_at LIMIT 20`);
+  return rows.map((r) => ({ lamassuId: String(r.id), reason: (r.error as string | null) ?? null }));
 }
 
 export async function collectStatus(ctx: Context): Promise<StatusReport> {
@@ -96,7 +112,12 @@ export async function collectStatus(ctx: Context): Promise<StatusReport> {
     part(() => getControl(pool())),
     part(async () => readPoller(await ctx.temporal(), ctx.pollerWorkflowId)),
     part(() => schedules(ctx)),
-    part(async () => ({ byStatus: await cashOutCounts(pool()), lastRecordedAt: await lastTransactionAt(pool()) })),
+    part(async () => ({
+      byStatus: await cashOutCounts(pool()),
+      lastRecordedAt: await lastTransactionAt(pool()),
+      held: await heldCashOuts(pool()),
+      dispensedNotFinal: await listUnfinishedRows(pool(), 20),
+    })),
     part(async () => ({
       byStatus: await payoutCounts(pool()),
       open: await listPayouts(pool(), { statuses: ['failed', 'pending'], limit: 10 }),
@@ -123,8 +144,12 @@ export function formatStatus(r: StatusReport): string {
   out.push(section('schedules', unreachable(r.schedules) ?? table(['schedule', 'state', 'next runs', 'last run'],
     (r.schedules as { value: ScheduleView[] }).value.map((s) => [s.id, s.exists ? (s.paused ? `paused${s.note ? `: ${s.note}` : ''}` : 'active') : s.note, s.nextRuns.join(', '), s.lastRun]))));
   out.push(section('cash-outs', unreachable(r.cashOuts) ?? (() => {
-    const v = (r.cashOuts as { value: { byStatus: CountRow[]; lastRecordedAt: string | null } }).value;
-    return `${v.byStatus.length ? table(['status', 'count', 'crypto atoms'], v.byStatus.map((c) => [c.status, c.count, c.sats])) : 'none recorded'}\nlast recorded: ${v.lastRecordedAt ?? '-'}`;
+    const v = (r.cashOuts as { value: CashOutsView }).value;
+    const held = v.held.length ? `\nHELD (satmachine tx approve|reject <id> --reason …):\n${table(['lamassu tx', 'why'], v.held.map((h) => [h.lamassuId, h.reason]))}` : '';
+    const unfinished = v.dispensedNotFinal.length
+      ? `\ndispensed in Lamassu, not final (never paid until Lamassu confirms):\n${table(['lamassu tx', 'coin', 'fiat', 'lamassu status', 'dispense confirmed', 'created'], v.dispensedNotFinal.map((u) => [u.lamassuId, u.cryptoCode, `${u.fiat} ${u.fiatCode}`, u.lamassuStatus, String(u.dispenseConfirmed), u.created]))}`
+      : '';
+    return `${v.byStatus.length ? table(['status', 'count', 'crypto atoms'], v.byStatus.map((c) => [c.status, c.count, c.sats])) : 'none recorded'}\nlast recorded: ${v.lastRecordedAt ?? '-'}${held}${unfinished}`;
   })()));
   out.push(section('payouts', unreachable(r.payouts) ?? (() => {
     const v = (r.payouts as { value: { byStatus: CountRow[]; open: PayoutView[]; stuckMinutes: number } }).value;
@@ -135,8 +160,10 @@ export function formatStatus(r: StatusReport): string {
     return counts + open;
   })()));
   out.push(section('open alerts', unreachable(r.alerts) ?? (() => {
-    const v = (r.alerts as { value: { total: number; alerts: AlertView[] } }).value;
-    return v.total ? `${v.total} open\n${table(['severity', 'kind', 'at', 'message'], v.alerts.map((a) => [a.severity, a.kind, a.createdAt, a.message]))}` : 'none';
+    const v = (r.alerts as { value: { total: number; unacknowledged?: number; alerts: AlertView[] } }).value;
+    return v.total
+      ? `${v.total} open, ${v.unacknowledged ?? v.total} unacknowledged (\`satmachine alerts ack <id>\`)\n${table(['id', 'severity', 'kind', 'at', 'ack', 'message'], v.alerts.map((a) => [a.id, a.severity, a.kind, a.createdAt, a.acknowledgedBy ? `by ${a.acknowledgedBy}` : 'NO', a.message]))}`
+      : 'none';
   })()));
   out.push(section('wallets', unreachable(r.wallets) ?? table(['wallet', 'name', 'balance (sats)', 'problem'],
     (r.wallets as { value: WalletView[] }).value.map((w) => [w.wallet, w.name, w.balanceSats, w.error]))));

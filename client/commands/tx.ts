@@ -10,11 +10,12 @@ import { listPayments, TRANSACTION_STATUSES, type TransactionRow } from '../../a
 import { recordOperatorEvent } from '../../adapters/ledger/operator-control';
 import { cashOutWorkflowId } from '../../domain/constants';
 import { CashOutStatus, FailedPayouts } from '../../domain/search-attributes';
-import { formatFiat, parseArgs, positiveIntArg } from '../args';
+import { formatFiat, parseArgs, parseDuration, positiveIntArg } from '../args';
 import { type Context, messageOf, withContext } from '../context';
 import { findTransaction, listTransactions } from '../ledger-views';
-import { kv, print, table } from '../output';
-import { cancelFailedPayoutsUpdate, retryFailedPayoutsUpdate, type CancelInput, type OperatorActionResult, type RetryInput } from '../../workflows/cashout';
+import { CliError, EXIT, kv, print, progress, setExitCode, table } from '../output';
+import { cancelFailedPayoutsUpdate, cashOutStatusQuery, retryFailedPayoutsUpdate, type CancelInput, type CashOutState, type OperatorActionResult, type RetryInput } from '../../workflows/cashout';
+import { approveHeldCashOutUpdate, rejectHeldCashOutUpdate, type HoldDecisionInput, type HoldDecisionResult } from '../../workflows/cashout-hold';
 import { ledgerCashOut, resumeCashOut, runStatus } from '../recovery';
 
 /** Sats columns as numbers (safe integers ≤ 21e6 BTC), crypto_atoms included. */
@@ -96,6 +97,25 @@ function txLine(t: TransactionRow, decimals: number) {
   return [t.lamassuId, t.status, t.confirmedAt, t.cryptoAtoms, t.baseSats, t.commissionSats, t.fiatMinor === null ? `${t.fiat} ${t.fiatCode}` : `${formatFiat(t.fiatMinor, decimals)} ${t.fiatCode}`, t.error];
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The cash-out workflow's status query (latest run), or null when no worker answers / no run exists. */
+async function cashOutState(ctx: Context, lamassuId: string): Promise<CashOutState | null> {
+  return (await ctx.temporal()).workflow.getHandle(cashOutWorkflowId(lamassuId)).query(cashOutStatusQuery).catch(() => null);
+}
+
+/** Polls the status query until `want` holds or `timeoutSeconds` passed; returns the last state seen. */
+async function waitForCashOut(ctx: Context, lamassuId: string, want: (s: CashOutState) => boolean, timeoutSeconds: number): Promise<CashOutState | null> {
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  let last: CashOutState | null = null;
+  for (;;) {
+    last = (await cashOutState(ctx, lamassuId)) ?? last;
+    if (last && want(last)) return last;
+    if (Date.now() > deadline) return last;
+    await sleep(1000);
+  }
+}
+
 /**
  * Executes one of the cash-out workflow's operator updates and returns its result. A cash-out that is open
  * in the ledger but whose workflow run is gone (terminated, reset, lost) gets a recovery run instead
@@ -123,6 +143,21 @@ export async function runUpdate(ctx: Context, idArg: string, update: 'retryFaile
   }
   await recordOperatorEvent(ctx.pool(), input.actor, update === 'retryFailedPayouts' ? 'payouts-retried' : 'failed-payouts-cancelled', {
     lamassuId: tx.lamassuId, transactionId: tx.id, reason: reason ?? null, funding: input.funding ?? null, payouts: result.payouts, action: result.action,
+  });
+  return { tx, result };
+}
+
+/** approve / reject a held cash-out: the workflow's update, then the audit row (who, why). */
+async function decideHeld(ctx: Context, idArg: string, decision: 'approve' | 'reject', input: { actor: string; reason?: string }) {
+  const reason = input.reason?.trim();
+  if (!reason) throw new CliError('--reason is required: say why (it is recorded)', EXIT.usage);
+  const tx = await findTransaction(ctx.pool(), idArg.trim());
+  if (tx.status !== 'held') throw new CliError(`cash-out ${tx.lamassuId} is ${tx.status}, not held`, EXIT.usage);
+  const handle = (await ctx.temporal()).workflow.getHandle(tx.workflowId ?? cashOutWorkflowId(tx.lamassuId));
+  const update = decision === 'approve' ? approveHeldCashOutUpdate : rejectHeldCashOutUpdate;
+  const result = await handle.executeUpdate<HoldDecisionResult, [HoldDecisionInput]>(update.name, { args: [{ by: input.actor, reason }] });
+  await recordOperatorEvent(ctx.pool(), input.actor, decision === 'approve' ? 'held-cashout-approved' : 'held-cashout-rejected', {
+    lamassuId: tx.lamassuId, transactionId: tx.id, reason, heldFor: tx.error,
   });
   return { tx, result };
 }
@@ -160,12 +195,38 @@ export function registerTx(program: Command): void {
   tx.command('retry <lamassuId>')
     .description("retry the cash-out's failed payouts (cash-out workflow update retryFailedPayouts)")
     .option('--funding <answer>', 'only when the source wallet credit is uncertain: credited | not-credited (check the source wallet in LNbits first)')
+    .option('--wait [duration]', 'then wait (default up to 5m) for the outcome: exit 0 when the cash-out completed, 1 when it needs attention again')
     .option('--reason <text>', 'why (recorded)')
     .option('--actor <name>', 'who (default: the OS user)')
     .option('--json', 'print JSON')
-    .action((id: string, o: { funding?: string; reason?: string; actor?: string; json?: boolean }) =>
+    .action((id: string, o: { funding?: string; wait?: string | boolean; reason?: string; actor?: string; json?: boolean }) =>
       withContext(async (ctx) => {
         const funding = o.funding === undefined ? undefined : parseArgs(z.enum(['credited', 'not-credited'], { error: '--funding: credited or not-credited' }), o.funding);
+        const waitSeconds = o.wait === undefined || o.wait === false ? null : parseDuration(o.wait === true ? '5m' : o.wait, '--wait');
+        if (waitSeconds !== null) {
+          const t = await findTransaction(ctx.pool(), id.trim());
+          if (t.status === 'completed') {
+            print(Boolean(o.json), { lamassuId: t.lamassuId, update: null, status: 'completed' }, () => `cash-out ${t.lamassuId} completed by itself: nothing to retry`);
+            return;
+          }
+          const before = await cashOutState(ctx, t.lamassuId);
+          const { result } = await runUpdate(ctx, id, 'retryFailedPayouts', { actor: ctx.actor(o.actor), reason: o.reason, funding });
+          progress(`retry of ${result.payouts} open payout(s) of ${t.lamassuId} accepted (${result.action}); waiting up to ${waitSeconds} s for the outcome…`);
+          // Completed, or waiting for the operator once more (a new needs_attention, or a recovery run's).
+          const end = await waitForCashOut(
+            ctx, t.lamassuId,
+            (x) => x.status === 'completed' || (x.status === 'needs_attention' && x.step === 'wait-operator' && (x.runId !== before?.runId || x.attentionCount > (before?.attentionCount ?? 0))),
+            waitSeconds,
+          );
+          const status = end?.status ?? 'unknown';
+          print(Boolean(o.json), { lamassuId: t.lamassuId, update: 'retryFailedPayouts', result, status }, () =>
+            status === 'completed'
+              ? `retry of ${result.payouts} open payout(s) of ${t.lamassuId}: cash-out completed`
+              : `retry of ${result.payouts} open payout(s) of ${t.lamassuId}: cash-out is ${status}${end?.lastError ? ` (${end.lastError})` : ''} — see \`satmachine tx show ${t.lamassuId}\``,
+          );
+          if (status !== 'completed') setExitCode(EXIT.findings);
+          return;
+        }
         const { tx: t, result } = await runUpdate(ctx, id, 'retryFailedPayouts', { actor: ctx.actor(o.actor), reason: o.reason, funding });
         print(Boolean(o.json), { lamassuId: t.lamassuId, update: 'retryFailedPayouts', result }, () =>
           result.action === 'resume'
@@ -192,6 +253,30 @@ export function registerTx(program: Command): void {
             ? `recovery run ${r.runId} of ${r.workflowId} started for ${c.lamassuId}; \`npx satmachine tx show ${c.lamassuId}\` follows it`
             : `the workflow of ${c.lamassuId} is running (${r.workflowId}): use \`npx satmachine tx retry\` or \`tx cancel-failed\``,
         );
+      }),
+    );
+
+  tx.command('approve <lamassuId>')
+    .description('pay a HELD cash-out after checking it in Lamassu (update approveHeldCashOut; audited)')
+    .option('--reason <text>', 'why it is right to pay it (required, recorded)')
+    .option('--actor <name>', 'who (default: the OS user)')
+    .option('--json', 'print JSON')
+    .action((id: string, o: { reason?: string; actor?: string; json?: boolean }) =>
+      withContext(async (ctx) => {
+        const { tx: t, result } = await decideHeld(ctx, id, 'approve', { actor: ctx.actor(o.actor), reason: o.reason });
+        print(Boolean(o.json), { lamassuId: t.lamassuId, update: 'approveHeldCashOut', result }, () => `held cash-out ${t.lamassuId} approved: it is paid now; \`satmachine tx show ${t.lamassuId}\` follows it`);
+      }),
+    );
+
+  tx.command('reject <lamassuId>')
+    .description('close a HELD cash-out without paying it (update rejectHeldCashOut; audited)')
+    .option('--reason <text>', 'why (required, recorded)')
+    .option('--actor <name>', 'who (default: the OS user)')
+    .option('--json', 'print JSON')
+    .action((id: string, o: { reason?: string; actor?: string; json?: boolean }) =>
+      withContext(async (ctx) => {
+        const { tx: t, result } = await decideHeld(ctx, id, 'reject', { actor: ctx.actor(o.actor), reason: o.reason });
+        print(Boolean(o.json), { lamassuId: t.lamassuId, update: 'rejectHeldCashOut', result }, () => `held cash-out ${t.lamassuId} rejected: it will never be paid`);
       }),
     );
 

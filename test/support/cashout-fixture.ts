@@ -15,6 +15,8 @@ import { fiatMinor } from '../../domain/money';
 import { createLogger } from '../../log/logger';
 import { cashOutStatusQuery, type CashOutState } from '../../workflows/cashout';
 import { createLedgerDatabase } from './ledger-db';
+import { createLamassuDatabase, type LamassuTestDatabase } from './lamassu-db';
+import { createLamassuConnection } from '../../adapters/lamassu/connection';
 import { balanceSats, createWallet, type TestWallet } from './lnbits';
 import { startFaultProxy, type FaultProxy } from './lnbits-fault-proxy';
 import { getStack } from './stack';
@@ -29,6 +31,8 @@ export interface CashOutWorld {
   commission: TestWallet;
   config: Config;
   taskQueue: string;
+  /** With `lamassu: true`: the simulated Lamassu database the record step re-reads cash-outs from. */
+  lamassu?: LamassuTestDatabase;
   close: () => Promise<void>;
 }
 
@@ -58,12 +62,15 @@ export async function createCashOutWorld(opts: {
   sourceSats?: number;
   overrides?: ConfigInput;
   lnbitsUrl?: string;
+  /** A simulated Lamassu database (v10.0.3; `fixedFee`: newer) and every cash-out check on, as in production. */
+  lamassu?: boolean | { fixedFee?: boolean };
   /** Wallets in this LNbits instead of the run's. */
   lnbits?: WorldLnbits;
 }): Promise<CashOutWorld> {
   const { temporal } = getStack();
   const lnbits = opts.lnbits ?? getStack().lnbits;
   const db = await createLedgerDatabase('cashout');
+  const lamassu = opts.lamassu ? await createLamassuDatabase('cashout_lamassu', typeof opts.lamassu === 'object' ? opts.lamassu : {}) : undefined;
   const [source, commission] = await Promise.all([
     newWallet('source', opts.sourceSats ?? 2_000_000, lnbits),
     newWallet('commission', undefined, lnbits),
@@ -94,12 +101,20 @@ export async function createCashOutWorld(opts: {
         ...opts.overrides?.lnbits,
       },
       encryptionKey: ENCRYPTION_KEY,
-      lamassu: { fiatCode: 'GTQ', fiatDecimals: 2 },
+      lamassu: { fiatCode: 'GTQ', fiatDecimals: 2, ...(lamassu ? { mode: 'direct' as const, databaseUrl: lamassu.url } : {}) },
+      // Without a Lamassu database the rows are made up: no re-read, no price band (the commission rules stay).
+      cashOutChecks: lamassu ? {} : { verifyInLamassu: false, plausibility: false },
       log: { level: (process.env.LOG_LEVEL as 'silent') ?? 'silent' },
       ...rest,
     },
   });
-  return { db, clients, source, commission, config, taskQueue: opts.taskQueue, close: () => db.drop() };
+  return {
+    db, clients, source, commission, config, taskQueue: opts.taskQueue, lamassu,
+    close: async () => {
+      await lamassu?.drop();
+      await db.drop();
+    },
+  };
 }
 
 export interface CashOutWorldOptions {
@@ -112,6 +127,7 @@ export interface CashOutWorldOptions {
   faultProxy?: boolean;
   /** Run the cash-out activities in an in-process worker (default); false when the test runs its own worker process. */
   worker?: boolean;
+  lamassu?: boolean | { fixedFee?: boolean };
   /** A private LNbits for the world's wallets (and the proxy's target). */
   lnbits?: WorldLnbits;
 }
@@ -143,7 +159,10 @@ export async function withCashOutWorld(
     cleanup.unshift(close);
     if (inProcessWorker) {
       const log = createLogger({ level: process.env.LOG_LEVEL ?? 'silent', name: taskQueuePrefix });
-      const worker = await startTestWorker({ taskQueue, activities: createCashOutActivities({ config: world.config, pool: world.db.pool, log }) });
+      const conn = world.lamassu ? createLamassuConnection(world.config.lamassu, log) : undefined;
+      if (conn) cleanup.unshift(() => conn.close());
+      const activities = createCashOutActivities({ config: world.config, pool: world.db.pool, log }, conn ? { lamassu: () => conn } : {});
+      const worker = await startTestWorker({ taskQueue, activities });
       cleanup.unshift(worker.stop);
     }
     // The overloads guarantee `proxy` is set whenever `fn` expects it.

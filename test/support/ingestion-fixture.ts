@@ -34,6 +34,8 @@ export interface IngestionFixtureOptions {
   cashOutTaskQueue?: string;
   temporalClient?: Client;
   statementTimeoutMs?: number;
+  /** The simulated Lamassu database has the newer servers' fixed_fee columns. */
+  fixedFee?: boolean;
 }
 
 export interface IngestionFixture {
@@ -56,7 +58,7 @@ export async function createIngestionFixture(opts: IngestionFixtureOptions = {})
   const sshd = opts.sshd ?? stack.sshd;
   const [ledger, lamassu, proxy, commissionWallet] = await Promise.all([
     createLedgerDatabase('ingest_ledger'),
-    createLamassuDatabase('ingest_lamassu'),
+    createLamassuDatabase('ingest_lamassu', { fixedFee: opts.fixedFee }),
     startFaultProxy(stack.lnbits.url),
     createWallet(stack.lnbits.url, stack.lnbits.superuserToken, { name: 'ingest-commission' }),
   ]);

@@ -5,7 +5,9 @@ import path from 'node:path';
 import pg from 'pg';
 import { createTestDatabase } from './stack';
 
-const schemaFile = path.resolve(__dirname, '..', '..', 'db', 'lamassu-sim', 'schema.sql');
+const simDir = path.resolve(__dirname, '..', '..', 'db', 'lamassu-sim');
+const schemaFile = path.join(simDir, 'schema.sql');
+const fixedFeeFile = path.join(simDir, 'fixed-fee.sql');
 
 type Value = string | number | boolean | Date | null;
 
@@ -27,8 +29,10 @@ export interface CashOutColumns {
   commission_percentage: Value;
   raw_ticker_price: Value;
   discount: number | null;
+  /** Only on servers newer than v10.0.3: createLamassuDatabase({ fixedFee: true }). */
   fixed_fee: Value;
   phone: string | null;
+  tx_version: number;
   created: Date | string;
   confirmed_at: Date | string | null;
 }
@@ -36,11 +40,11 @@ export interface CashOutColumns {
 const COLUMNS = new Set<string>([
   'id', 'device_id', 'to_address', 'crypto_atoms', 'received_crypto_atoms', 'crypto_code', 'fiat', 'fiat_code', 'status',
   'dispense', 'dispense_confirmed', 'error', 'error_code', 'commission_percentage', 'raw_ticker_price', 'discount',
-  'fixed_fee', 'phone', 'created', 'confirmed_at',
+  'fixed_fee', 'phone', 'created', 'confirmed_at', 'tx_version',
 ]);
 
 /** A qualifying BTC cash-out of the domain doc's real example (4000 GTQ, 512 400 sats, 5.5 %), confirmed now. */
-export function qualifyingCashOut(): CashOutColumns {
+export function qualifyingCashOut(): Omit<CashOutColumns, 'fixed_fee'> {
   const now = new Date();
   return {
     id: randomUUID(),
@@ -59,8 +63,8 @@ export function qualifyingCashOut(): CashOutColumns {
     commission_percentage: '0.05500',
     raw_ticker_price: '826091.28000',
     discount: null,
-    fixed_fee: '0.00000',
     phone: null,
+    tx_version: 3,
     created: new Date(now.getTime() - 60_000),
     confirmed_at: now,
   };
@@ -90,10 +94,14 @@ export interface LamassuTestDatabase {
   drop(): Promise<void>;
 }
 
-export async function createLamassuDatabase(prefix = 'lamassu'): Promise<LamassuTestDatabase> {
+/** lamassu-server v10.0.3's tables (db/lamassu-sim/schema.sql); `fixedFee`: plus the newer servers' fixed_fee columns. */
+export async function createLamassuDatabase(prefix = 'lamassu', opts: { fixedFee?: boolean } = {}): Promise<LamassuTestDatabase> {
   const db = await createTestDatabase(prefix);
   const pool = new pg.Pool({ connectionString: db.url, max: 4 });
+  // An idle client terminated by the server (DROP DATABASE … WITH (FORCE)) must not crash the test process.
+  pool.on('error', () => undefined);
   await pool.query(readFileSync(schemaFile, 'utf8'));
+  if (opts.fixedFee) await pool.query(readFileSync(fixedFeeFile, 'utf8'));
   return {
     url: db.url,
     pool,
