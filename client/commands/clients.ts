@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { balanceHistory, CLIENT_MODES, CLIENT_STATUSES, createClient, findClient, getClient, listClients, setClientStatus, type ClientRow } from '../../adapters/ledger';
+import { balanceHistory, CLIENT_MODES, CLIENT_STATUSES, findClient, getClient, listClients, type ClientRow } from '../../adapters/ledger';
 import { repairBalance } from '../../adapters/ledger/balance-repair';
 import { setClientInvoiceKey, setClientWallet } from '../../adapters/ledger/clients';
 import { resolveAlertsLike } from '../../adapters/ledger/alert-lifecycle';
