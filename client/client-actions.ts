@@ -22,8 +22,14 @@ export interface NewClient {
   mode?: ClientMode;
 }
 
+/** Fixed mode is not implemented yet: such a client would never be paid, silently. */
+export function assertSupportedMode(mode: ClientMode | undefined): void {
+  if (mode === 'fixed') throw new CliError('--mode fixed: not supported yet (fixed-amount DCA is not implemented: the client would never be paid); use --mode flow', EXIT.usage);
+}
+
 /** Verifies the invoice key with LNbits (an invoice key of exactly this wallet), stores the client, records it. */
 export async function addVerifiedClient(ctx: Context, input: NewClient, actor: string): Promise<{ client: ClientRow; keyCheck: string }> {
+  assertSupportedMode(input.mode);
   if (!ctx.config.encryptionKey) throw new CliError('encryptionKey: required to store invoice keys (SATMACHINE_ENCRYPTION_KEY)', EXIT.usage);
   const check = await checkInvoiceKey(ctx.lnbits(), input.invoiceKey, input.walletId);
   if (check.status === 'unreachable') throw new CliError(`cannot verify the invoice key: ${check.detail}`, EXIT.unavailable);
@@ -42,21 +48,21 @@ export async function addVerifiedClient(ctx: Context, input: NewClient, actor: s
 }
 
 /**
- * A client's status change, recorded with who made it. Closing a client who still has a balance needs `force`
- * (the balance is money owed to the client: settle it first); the forced close records the amount.
+ * Sets a client's status. Closing a client that still has a balance is refused unless `force` (then the
+ * returned closedWithBalance names the amount, for a warning).
  */
 export async function changeClientStatus(
   ctx: Context,
   clientId: string,
   status: ClientStatus,
-  opts: { reason?: string; force?: boolean },
+  reason: string | undefined,
   actor: string,
-): Promise<{ before: ClientRow; after: ClientRow; forcedBalance: string | null }> {
+  opts: { force?: boolean } = {},
+): Promise<{ before: ClientRow; after: ClientRow; closedWithBalance: string | null }> {
   const pool = ctx.pool();
   const before = await getClient(pool, clientId);
   const amount = `${formatFiat(before.balance, ctx.config.lamassu.fiatDecimals)} ${before.currency}`;
-  const closingWithBalance = status === 'closed' && before.balance > 0;
-  if (closingWithBalance && !opts.force) {
+  if (status === 'closed' && before.balance > 0 && !opts.force) {
     throw new CliError(`client ${before.name} (${clientId}) still has a balance of ${amount}: settle it first (adjust / refund) or close with --force`, EXIT.usage);
   }
   const after = await setClientStatus(pool, clientId, status).catch((err: unknown) => {
@@ -67,10 +73,10 @@ export async function changeClientStatus(
     throw err;
   });
   await recordOperatorEvent(pool, actor, 'client-status', {
-    clientId, from: before.status, to: status, reason: opts.reason ?? null,
+    clientId, from: before.status, to: status, reason: reason ?? null,
     ...(status === 'closed' ? { balanceFiatMinor: before.balance, forced: Boolean(opts.force) } : {}),
   });
-  return { before, after, forcedBalance: closingWithBalance ? amount : null };
+  return { before, after, closedWithBalance: status === 'closed' && before.balance > 0 ? amount : null };
 }
 
 /** Where statements are served: the console's public URL (the reverse proxy), else its own address. */

@@ -130,6 +130,27 @@ export const alertsSchema = z.object({
   severities: z.record(z.string(), z.enum(['info', 'medium', 'high', 'critical'])).default({}),
 });
 
+/** The web console (console/): client statements and the operator pages. */
+export const consoleSchema = z.object({
+  /** 127.0.0.1 by default: the console sits behind the operator's TLS reverse proxy (docs/runbook.md). */
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.coerce.number().int().min(0).max(65535).default(8080),
+  /** The address clients and operators use (the reverse proxy's https URL); statement links are built on it. */
+  publicUrl: z.url().optional(),
+  /**
+   * Behind a TLS reverse proxy: cookies get the Secure flag and X-Forwarded-* is trusted from the proxy.
+   * Default: true when publicUrl is https.
+   */
+  behindTls: z.boolean().optional(),
+  /** Operators who may log in: scrypt hashes made by `satmachine console hash-password`. */
+  operators: z.array(z.object({ name: z.string().trim().min(1), passwordHash: z.string().regex(/^scrypt\$/, 'expected a hash from `satmachine console hash-password`') })).default([]),
+  sessionHours: positiveInt.default(12),
+  /** Failed and successful logins allowed per client address per minute. */
+  loginAttemptsPerMinute: positiveInt.default(5),
+  /** Temporal Web UI base URL for the cash-out workflow links (e.g. http://127.0.0.1:8233). */
+  temporalUiUrl: z.url().optional(),
+});
+
 /**
  * What a cash-out must pass before money moves (workflows/cashout-hold.ts). A failing cash-out is HELD for the
  * operator (`satmachine tx approve|reject`), never paid silently. Amounts: sats as integers, fiat in whole
@@ -155,27 +176,6 @@ export const cashOutChecksSchema = z.object({
   clockSkewSeconds: positiveInt.default(300),
   /** Rows Lamassu counts as dispensed (error IS NULL AND dispense) but not payable after this long are alerted. */
   dispensedNotFinalHours: positiveInt.default(24),
-});
-
-/** The web console (console/): client statements and the operator pages. */
-export const consoleSchema = z.object({
-  /** 127.0.0.1 by default: the console sits behind the operator's TLS reverse proxy (docs/runbook.md). */
-  host: z.string().min(1).default('127.0.0.1'),
-  port: z.coerce.number().int().min(0).max(65535).default(8080),
-  /** The address clients and operators use (the reverse proxy's https URL); statement links are built on it. */
-  publicUrl: z.url().optional(),
-  /**
-   * Behind a TLS reverse proxy: cookies get the Secure flag and X-Forwarded-* is trusted from the proxy.
-   * Default: true when publicUrl is https.
-   */
-  behindTls: z.boolean().optional(),
-  /** Operators who may log in: scrypt hashes made by `satmachine console hash-password`. */
-  operators: z.array(z.object({ name: z.string().trim().min(1), passwordHash: z.string().regex(/^scrypt\$/, 'expected a hash from `satmachine console hash-password`') })).default([]),
-  sessionHours: positiveInt.default(12),
-  /** Failed and successful logins allowed per client address per minute. */
-  loginAttemptsPerMinute: positiveInt.default(5),
-  /** Temporal Web UI base URL for the cash-out workflow links (e.g. http://127.0.0.1:8233). */
-  temporalUiUrl: z.url().optional(),
 });
 
 /** Fault recovery of the cash-out payouts (issue 19). */

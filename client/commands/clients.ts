@@ -12,7 +12,7 @@ import { setClientInvoiceKey, setClientWallet } from '../../adapters/ledger/clie
 import { resolveAlertsLike } from '../../adapters/ledger/alert-lifecycle';
 import { recordOperatorEvent } from '../../adapters/ledger/operator-control';
 import { parseArgs, readSecret, formatFiat } from '../args';
-import { addVerifiedClient, changeClientStatus } from '../client-actions';
+import { addVerifiedClient, assertSupportedMode, changeClientStatus } from '../client-actions';
 import { withContext } from '../context';
 import { registerStatementLink } from './statement-link';
 import { checkInvoiceKey } from '../lnbits-keys';
@@ -54,8 +54,7 @@ export function registerClients(program: Command): void {
     .action((raw: Record<string, unknown>) =>
       withContext(async (ctx) => {
         const o = parseArgs(addArgs, raw);
-        // Fixed mode is not implemented yet: such a client would never be paid, silently.
-        if (o.mode === 'fixed') throw new CliError('--mode fixed: not supported yet (fixed-amount DCA is not implemented: the client would never be paid); use --mode flow', EXIT.usage);
+        assertSupportedMode(o.mode);
         const invoiceKey = await readSecret({ env: o.invoiceKeyEnv, file: o.invoiceKeyFile, stdin: o.invoiceKeyStdin }, 'invoice-key', cliEnv());
         const { client, keyCheck } = await addVerifiedClient(ctx, { name: o.name, walletId: o.walletId, invoiceKey, currency: o.currency, mode: o.mode }, ctx.actor(o.actor));
         print(o.json, client, () => `client ${client.id} added (${client.name}, wallet ${client.walletId}, ${client.currency}, ${client.mode}); invoice key verified: ${keyCheck}`);
@@ -136,8 +135,8 @@ export function registerClients(program: Command): void {
       withContext(async (ctx) => {
         const clientId = (await findClient(ctx.pool(), id)).id;
         const s = parseArgs(z.enum(CLIENT_STATUSES, { error: `<status>: one of ${CLIENT_STATUSES.join(', ')}` }), status);
-        const { before, after, forcedBalance } = await changeClientStatus(ctx, clientId, s, { reason: o.reason, force: o.force }, ctx.actor(o.actor));
-        if (forcedBalance) progress(`client ${before.name} closed with a balance of ${forcedBalance} (--force)`);
+        const { before, after, closedWithBalance } = await changeClientStatus(ctx, clientId, s, o.reason, ctx.actor(o.actor), { force: o.force });
+        if (closedWithBalance) progress(`client ${before.name} closed with a balance of ${closedWithBalance} (--force)`);
         print(Boolean(o.json), after, () => `client ${clientId}: ${before.status} → ${after.status}`);
       }),
     );

@@ -71,7 +71,7 @@ ${rows.length ? '' : html`<p class="muted">${q ? 'No client matches.' : 'No clie
     act(reply, '/clients', async () => {
       const { id } = parseForm(uuidParam, req.params);
       const f = parseForm(statusForm, req.body);
-      const { before, after } = await changeClientStatus(deps.ctx, id, f.status, { reason: f.reason }, req.operator);
+      const { before, after } = await changeClientStatus(deps.ctx, id, f.status, f.reason, req.operator);
       return `${after.name}: ${before.status} → ${after.status}`;
     }),
   );
