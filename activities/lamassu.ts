@@ -9,6 +9,7 @@ import { createLamassuConnection, type LamassuConnection } from '../adapters/lam
 import { testLamassuConnection, type ConnectionTestResult } from '../adapters/lamassu/connection-test';
 import { fetchDispensedNotFinal, fetchQualifyingCashOuts, rawRowAsText, type RawCashOutRow } from '../adapters/lamassu/reader';
 import { markUnfinishedAlerted, syncUnfinishedRows } from '../adapters/ledger/cashout-checks';
+import { effectivePayFrom } from '../adapters/ledger/cutover';
 import { knownLamassuIds, markRejectionAlerted, recordRejections, type Rejection } from '../adapters/ledger/lamassu-ingestion';
 import { toRawRow, validateLamassuRow, type LamassuCashOut } from '../domain/lamassu-row';
 import { startCashOut } from '../client/cashout';
@@ -156,7 +157,9 @@ export function createLamassuIngestion(deps: ActivityDeps, opts: LamassuIngestio
 
     /** Throws when Lamassu or the ledger cannot be read: a failure is never an empty result. */
     async fetchNewCashOuts(input: FetchNewCashOutsInput = {}): Promise<FetchNewCashOutsResult> {
-      const { fiatCode, fiatDecimals, lookbackHours, payFrom } = config.lamassu;
+      const { fiatCode, fiatDecimals, lookbackHours } = config.lamassu;
+      // The later of config lamassu.payFrom and the cut-over an import stored in the ledger.
+      const payFrom = await effectivePayFrom(pool, config.lamassu.payFrom);
       let read;
       try {
         read = await fetchQualifyingCashOuts(lamassuConnection(), { fiatCode, lookbackHours, payFrom, lastCompletePollAt: input.lastCompletePollAt });

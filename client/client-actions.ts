@@ -65,7 +65,13 @@ export async function changeClientStatus(
   if (status === 'closed' && before.balance > 0 && !opts.force) {
     throw new CliError(`client ${before.name} (${clientId}) still has a balance of ${amount}: settle it first (adjust / refund) or close with --force`, EXIT.usage);
   }
-  const after = await setClientStatus(pool, clientId, status);
+  const after = await setClientStatus(pool, clientId, status).catch((err: unknown) => {
+    // An imported client whose wallet was not linked: no payout could reach it.
+    if ((err as { constraint?: string }).constraint === 'clients_active_has_key') {
+      throw new CliError(`client ${clientId} has no invoice key yet: link it with \`npx satmachine clients set-key ${clientId}\` first`, EXIT.usage);
+    }
+    throw err;
+  });
   await recordOperatorEvent(pool, actor, 'client-status', {
     clientId, from: before.status, to: status, reason: reason ?? null,
     ...(status === 'closed' ? { balanceFiatMinor: before.balance, forced: Boolean(opts.force) } : {}),

@@ -25,6 +25,7 @@ export const COMMAND_MODULES: ReadonlyArray<{ module: string; register: string }
   { module: 'keys', register: 'registerKeys' },
   { module: 'alerts', register: 'registerAlerts' },
   { module: 'console', register: 'registerConsole' },
+  { module: 'import', register: 'registerImport' },
 ];
 
 /** One top-level command as the help lists it. */

@@ -1,7 +1,7 @@
 /** DCA clients. The invoice key is encrypted here and decrypted only for the LNbits adapter. */
 import type pg from 'pg';
 import { z } from 'zod';
-import { LedgerNotFoundError, LedgerStateError } from '../../domain/errors';
+import { ClientNotEligibleError, LedgerNotFoundError, LedgerStateError } from '../../domain/errors';
 import type { FiatMinor } from '../../domain/money';
 import { decryptSecret, encryptSecret } from '../crypto/secret-box';
 import { type Queryable, fiatCol, isoCol } from './db';
@@ -92,12 +92,14 @@ export async function setClientInvoiceKey(db: Queryable, clientId: string, invoi
 
 /** For the LNbits adapter only: the client's wallet id and decrypted invoice key. Never log the result. */
 export async function getClientInvoiceKey(db: Queryable, clientId: string, encryptionKey: string): Promise<{ walletId: string; invoiceKey: string }> {
-  const { rows } = await db.query<{ wallet_id: string; invoice_key_enc: string }>(
+  const { rows } = await db.query<{ wallet_id: string; invoice_key_enc: string | null }>(
     'SELECT wallet_id, invoice_key_enc FROM satoshimachine.clients WHERE id = $1',
     [clientId],
   );
   const r = rows[0];
   if (!r) throw new LedgerNotFoundError(`client ${clientId} not found`, 'client_id');
+  // An imported client whose wallet was not linked yet (paused until `clients set-key`).
+  if (r.invoice_key_enc === null) throw new ClientNotEligibleError(clientId, 'no invoice key linked yet (`satmachine clients set-key`)');
   return { walletId: r.wallet_id, invoiceKey: decryptSecret(r.invoice_key_enc, encryptionKey, keyAad(r.wallet_id)) };
 }
 

@@ -18,7 +18,8 @@ export interface KeyVerification {
 
 export async function verifyEncryptionKey(db: Queryable | pg.Client, encryptionKey: string): Promise<KeyVerification> {
   const { rows } = await db.query<{ id: string; wallet_id: string; invoice_key_enc: string }>(
-    'SELECT id, wallet_id, invoice_key_enc FROM satoshimachine.clients ORDER BY id',
+    // Imported clients not linked yet have no key (NULL): nothing to open.
+    'SELECT id, wallet_id, invoice_key_enc FROM satoshimachine.clients WHERE invoice_key_enc IS NOT NULL ORDER BY id',
   );
   const unreadable: string[] = [];
   for (const r of rows) {
@@ -45,7 +46,7 @@ export async function rotateEncryptionKey(pool: pg.Pool, currentKey: string, new
   if (newKey.length < 32) throw new KeyRotationError('the new encryption key must be at least 32 characters');
   return withTransaction(pool, async (c) => {
     const { rows } = await c.query<{ id: string; wallet_id: string; invoice_key_enc: string }>(
-      'SELECT id, wallet_id, invoice_key_enc FROM satoshimachine.clients ORDER BY id FOR UPDATE',
+      'SELECT id, wallet_id, invoice_key_enc FROM satoshimachine.clients WHERE invoice_key_enc IS NOT NULL ORDER BY id FOR UPDATE',
     );
     for (const r of rows) {
       let plain: string;

@@ -19,10 +19,15 @@ export async function knownLamassuIds(pool: pg.Pool, ids: string[]): Promise<Map
   const uuids = [...new Set(ids.filter(isUuid).map((id) => id.toLowerCase()))];
   if (uuids.length === 0) return new Map();
   const { rows } = await pool.query<{ lamassu_id: string; status: string }>(
-    `SELECT lamassu_id::text AS lamassu_id, status FROM satoshimachine.lamassu_transactions WHERE lamassu_id = ANY ($1::uuid[])`,
+    `SELECT lamassu_id::text AS lamassu_id, status FROM satoshimachine.lamassu_transactions WHERE lamassu_id = ANY ($1::uuid[])
+     UNION ALL
+     SELECT lamassu_id::text, 'imported' FROM satoshimachine.legacy_cashouts WHERE lamassu_id = ANY ($1::uuid[])`,
     [uuids],
   );
-  return new Map(rows.map((r) => [r.lamassu_id, r.status]));
+  // A cash-out the old system handled (legacy_cashouts, status 'imported') is known: it was paid there.
+  const known = new Map<string, string>();
+  for (const r of rows) if (!known.has(r.lamassu_id) || r.status === 'imported') known.set(r.lamassu_id, r.status);
+  return known;
 }
 
 export interface Rejection {

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { AmountError } from '../../domain/errors';
 import { LnbitsAuthError, LnbitsInsufficientBalanceError, LnbitsRejectedError, LnbitsResponseError, LnbitsTransientError } from './errors';
-import { paymentErrorSchema, paymentListSchema, paymentSchema, paymentStatusSchema, simpleStatusSchema, walletSchema } from './schemas';
+import { paymentErrorSchema, paymentListSchema, paymentSchema, paymentStatusSchema, simpleStatusSchema, userWalletsSchema, walletSchema } from './schemas';
 import { lnbitsEndpoint, scrubSecrets } from './url';
 
 export interface LnbitsClientOptions {
@@ -224,6 +224,21 @@ export function createLnbitsClient(opts: LnbitsClientOptions) {
       if (!s.details) throw new LnbitsAuthError({ status: a.status, path: '/api/v1/payments/{hash}', detail: 'unknown key (LNbits answered without details)' });
       const d = s.details;
       return { paid: s.paid, status: d.status, walletId: d.wallet_id, amountMsat: BigInt(d.amount), feeMsat: BigInt(d.fee), memo: d.memo, extra: d.extra ?? {} };
+    },
+
+    /**
+     * GET /users/api/v1/user/{userId}/wallet with an admin/superuser bearer token (LNbits 1.6.2 users API): the
+     * user's wallets with their keys (deleted ones too, flagged), or null when LNbits knows no such user.
+     * Only the invoice key is kept. A token restricted by an ACL without write access gets masked keys
+     * ("****…"), which are refused here as not a key.
+     */
+    async getUserWallets(superuserToken: string, userId: string): Promise<Array<{ id: string; name: string; invoiceKey: string; deleted: boolean }> | null> {
+      const a = await call('GET', `/users/api/v1/user/${encodeURIComponent(userId)}/wallet`, { bearer: superuserToken });
+      if (a.status === 404) return null;
+      if (a.status !== 200) throw toError(a);
+      const wallets = parse(userWalletsSchema, a).filter((w) => w.user === userId);
+      if (wallets.some((w) => /^\*+$/.test(w.inkey))) throw new LnbitsAuthError({ status: a.status, path: a.path, detail: 'the token may not read wallet keys (LNbits masked them)' });
+      return wallets.map((w) => ({ id: w.id, name: w.name, invoiceKey: w.inkey, deleted: w.deleted }));
     },
 
     /**

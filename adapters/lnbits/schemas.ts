@@ -70,3 +70,8 @@ export const paymentErrorSchema = z.object({ detail: z.string(), status: z.strin
 
 /** PUT /users/api/v1/balance. */
 export const simpleStatusSchema = z.object({ success: z.boolean(), message: z.string() });
+
+/** GET /users/api/v1/user/{user_id}/wallet (superuser/admin bearer token): the user's wallets, deleted ones too. */
+export const userWalletsSchema = z.array(
+  z.object({ id: z.string().min(1), user: z.string().min(1), name: z.string(), inkey: z.string().min(1), deleted: z.boolean().default(false) }),
+);
