@@ -57,8 +57,22 @@ export function createPayoutProof(deps: ActivityDeps, lnbits: LnbitsClient) {
     return incoming.status === 'failed' ? ('failed' as const) : ('pending' as const);
   }
 
+  /**
+   * The payer's row says paid: the payout counts as paid only when both wallets' rows (read-only list, issue 11)
+   * show the stored hash paid for exactly the payout's amount — the recipient's incoming row success, the
+   * payer's outgoing row success. Anything else is a disagreement: not paid, not released (the debit stays).
+   */
+  async function paidOnProof(payer: string, recipient: string, hash: string, amountSats: number): Promise<PayoutProof> {
+    const msat = BigInt(amountSats) * 1000n;
+    const [incoming, outgoing] = await Promise.all([lnbits.paymentRows(recipient, hash), lnbits.paymentRows(payer, hash)]);
+    const inPaid = incoming.some((r) => r.status === 'success' && r.amountMsat === msat);
+    const outPaid = outgoing.some((r) => r.status === 'success' && r.amountMsat === -msat);
+    if (inPaid && outPaid) return { kind: 'paid' };
+    return { kind: 'unknown', detail: `LNbits disagrees about ${hash}: recipient row ${inPaid ? 'paid' : 'not paid'}, payer row ${outPaid ? 'paid' : 'not paid'} for exactly ${amountSats} sats` };
+  }
+
   /** The proof for one payout row (its current invoice; replaced invoices were proven failed when replaced). */
-  async function prove(p: Pick<PaymentRow, 'id' | 'kind' | 'clientId' | 'paymentHash' | 'bolt11'>): Promise<PayoutProof> {
+  async function prove(p: Pick<PaymentRow, 'id' | 'kind' | 'clientId' | 'paymentHash' | 'bolt11' | 'amountSats'>): Promise<PayoutProof> {
     if (!p.paymentHash || !p.bolt11) return { kind: 'unpayable', detail: 'no invoice was stored' };
     const payer = config.lnbits.source.adminKey;
     if (!payer) return { kind: 'unknown', detail: 'lnbits.source.adminKey is not configured' };
@@ -74,15 +88,15 @@ export function createPayoutProof(deps: ActivityDeps, lnbits: LnbitsClient) {
       if (Date.now() < expiresAt.getTime() + EXPIRY_MARGIN_MS) {
         // Before the expiry only the payer's row is read (a recipient lookup could change the row's state).
         const out = await lnbits.getPayment(payer, p.paymentHash);
-        if (out?.paid) return { kind: 'paid' };
+        if (out?.paid) return await paidOnProof(payer, recipient, p.paymentHash, p.amountSats);
         return { kind: 'open', detail: `invoice payable until ${expiresAt.toISOString()}`, payableUntil: expiresAt };
       }
       const first = await look(payer, recipient, p.paymentHash);
-      if (first === 'paid') return { kind: 'paid' };
+      if (first === 'paid') return await paidOnProof(payer, recipient, p.paymentHash, p.amountSats);
       if (first !== 'failed') return { kind: 'open', detail: `invoice expired but LNbits reports it ${first}`, payableUntil: null };
       await sleep(SETTLE_MS);
       const again = await look(payer, recipient, p.paymentHash);
-      if (again === 'paid') return { kind: 'paid' };
+      if (again === 'paid') return await paidOnProof(payer, recipient, p.paymentHash, p.amountSats);
       if (again !== 'failed') return { kind: 'open', detail: `invoice expired but LNbits reports it ${again}`, payableUntil: null };
       return { kind: 'unpayable', detail: `invoice expired ${expiresAt.toISOString()}, failed in LNbits, never paid by the payer` };
     } catch (err) {
