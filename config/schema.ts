@@ -197,7 +197,7 @@ export const payoutsSchema = z.object({
  */
 export const cashOutLimitsSchema = z.object({
   /** Clients (allocation lines) per cash-out. */
-  maxClients: positiveInt.default(4000),
+  maxClients: positiveInt.default(3000),
   /** Serialized allocation (JSON bytes), well under Temporal's 2 MB payload limit. */
   maxAllocationBytes: positiveInt.default(1_000_000),
 });
