@@ -65,7 +65,11 @@ export function createSweepActivities(deps: ActivityDeps, opts: { temporalClient
         if (status === 'RUNNING') continue;
         let resumed = false;
         let error: string | null = null;
-        if (config.payouts.autoResume) {
+        // A run that FAILED after marking its row needs_attention (workflows/cashout-failure.ts) already told the
+        // operator why; resuming it automatically would fail the same way every sweep. It is alerted once (per
+        // run) with the resume command; terminated, reset and lost runs are adopted at once.
+        const failedByItself = status === 'FAILED' && r.status === 'needs_attention';
+        if (config.payouts.autoResume && !failedByItself) {
           try {
             resumed = (await resumeCashOut(client, config, pool, String(r.id))).outcome === 'started';
           } catch (err) {

@@ -86,8 +86,11 @@ async function recover(stack: ChaosStack, id: string, statusBefore: string, wait
     async (d) => `${d.status.name}${d.status.name === 'FAILED' ? `: ${await handle.result().then(() => '', failureChain)}` : ''}`,
     (e: unknown) => `not found (${(e as Error).message})`,
   );
-  const { rows } = await stack.lamassu.query(`SELECT crypto_atoms::text, fiat::text, crypto_code, commission_percentage::text, raw_ticker_price::text, discount, fixed_fee::text FROM cash_out_txs WHERE id::text = $1`, [id]);
-  const row = JSON.stringify(rows[0] ?? null);
+  // Whatever columns this Lamassu schema has (older servers lack some): the whole row, for the reproduction.
+  const row = await stack.lamassu.query(`SELECT to_jsonb(c) AS row FROM cash_out_txs c WHERE id::text = $1`, [id]).then(
+    (r) => JSON.stringify(r.rows[0]?.row ?? null),
+    (e: unknown) => `(unreadable: ${(e as Error).message})`,
+  );
   for (const argv of [['tx', 'retry', id, '--reason', 'chaos campaign'], ['tx', 'cancel-failed', id, '--reason', 'chaos campaign']]) {
     const r = await runBinary(argv, env);
     const statusAfter = r.code === 0 ? await waitStatus(stack, id, (s) => s === 'completed', waitMs) : await ledgerStatus(stack, id);

@@ -49,7 +49,8 @@ test('bad input: exit 2 and a message naming the field; nothing on stdout', asyn
   const bad: Array<[string[], RegExp]> = [
     [['--atoms', '12x', '--commission', '0.03'], /--atoms/],
     [['--atoms', '1000', '--commission', '1.5'], /commission_percentage/],
-    [['--atoms', '1000', '--commission', '-0.1'], /commission/],
+    // Lamassu allows commissions down to −15 %: −20 % is out of range.
+    [['--atoms', '1000', '--commission', '-0.2'], /commission/],
     [['--atoms', '1000', '--commission', '0.03', '--discount', '101'], /discount/],
     [['--atoms', '1000'], /--commission/],
   ];

@@ -182,7 +182,15 @@ test('operator console and client statement in a real browser', { timeout: 300_0
         const row2 = cashOutRow();
         await startCashOut(temporal, w.config, row2);
         await untilCashOutStatus(page, base, row2.id, 'needs_attention');
+        // The dashboard shows the cash-out's alert (acknowledged here) while it waits for the operator.
+        await page.goto(`${base}/`);
+        await page.screenshot({ path: path.join(SCREENSHOTS, 'dashboard.png'), fullPage: true });
+        await page.locator('tr:has-text("cashout-needs-attention") >> button:has-text("Acknowledge")').first().click();
+        assert.match(await flash(page), /acknowledged/);
+        const { rows: acked } = await pool.query(`SELECT acknowledged_by FROM satoshimachine.alerts WHERE kind = 'cashout-needs-attention' AND acknowledged_at IS NOT NULL`);
+        assert.ok(acked.length >= 1 && acked.every((a) => a.acknowledged_by === 'alice'));
         await fund(w.source, 600_000);
+        await page.goto(`${base}/cashouts/${row2.id}`);
         await page.fill('form[action$="/retry"] input[name=reason]', 'source wallet topped up');
         await page.click('button:has-text("Retry failed payouts")');
         assert.match(await flash(page), /retry of \d+ failed payout\(s\) accepted/);
@@ -201,11 +209,6 @@ test('operator console and client statement in a real browser', { timeout: 300_0
         await page.goto(`${base}/`);
         assert.equal((await page.locator('[data-testid=sats-total]').textContent())?.trim(), (pay1.amountSats + pay2.amountSats).toLocaleString('en-US'));
         assert.equal((await page.locator('[data-testid=liability]').textContent())?.trim(), `${formatFiat(1_000_000 - pay1.fiatDebit - pay2.fiatDebit, 2)} GTQ`);
-        await page.screenshot({ path: path.join(SCREENSHOTS, 'dashboard.png'), fullPage: true });
-        await page.locator('tr:has-text("cashout-needs-attention") >> button:has-text("Acknowledge")').first().click();
-        assert.match(await flash(page), /acknowledged/);
-        const { rows: acked } = await pool.query(`SELECT acknowledged_by FROM satoshimachine.alerts WHERE kind = 'cashout-needs-attention' AND acknowledged_at IS NOT NULL`);
-        assert.ok(acked.length >= 1 && acked.every((a) => a.acknowledged_by === 'alice'));
 
         // Reconciliation, run now from the console: the same workflow as `satmachine reconcile`.
         await page.goto(`${base}/reconciliation`);

@@ -250,7 +250,7 @@ for (const layout of ['sqlite', 'postgres'] as const) {
       assert.match(rep.unlinked[0].commands.join('\n'), new RegExp(`clients set-key ${byName.Dora!.id} .*\\n.*clients set-status ${byName.Dora!.id} active`));
       const early = await runCli(['clients', 'set-status', byName.Dora!.id, 'active'], ctx.env);
       assert.equal(early.code, 2, 'no payout could reach a client without a key: it cannot be made active');
-      assert.match(early.stderr, /has no invoice key yet: link it with `satmachine clients set-key/);
+      assert.match(early.stderr, /has no invoice key yet: link it with `(npx )?satmachine clients set-key/);
 
       const deposits = (await ctx.w.db.pool.query(`SELECT c.name, d.status, d.amount_fiat_minor::int AS amount FROM satoshimachine.deposits d JOIN satoshimachine.clients c ON c.id = d.client_id ORDER BY c.name, d.amount_fiat_minor`)).rows;
       assert.deepEqual(deposits.filter((d) => d.status === 'pending'), [{ name: 'Beto', status: 'pending', amount: 30_000 }]);
