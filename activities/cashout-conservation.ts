@@ -19,6 +19,10 @@ export interface ConservationResult {
   unverified: number;
 }
 
+/** LNbits lookups in flight at once, and the time they may take in all (well under completeCashOut's 1-minute timeout). */
+const CONSERVATION_LOOKUP_CONCURRENCY = 8;
+const CONSERVATION_LOOKUP_BUDGET_MS = 30_000;
+
 export async function checkCashOutConservation(
   deps: ActivityDeps,
   lnbits: ReturnType<typeof createLnbitsClient>,
@@ -51,21 +55,36 @@ export async function checkCashOutConservation(
 
   let unverified = 0;
   const notPaid: string[] = [];
-  for (const p of rows) {
-    if (p.status !== 'completed' || Number(p.amountSats) === 0) continue;
-    if (!p.paymentHash) {
-      notPaid.push(`${p.id}: no payment hash`);
-      continue;
+  // Many clients per cash-out (issue 15): the lookups run a few at a time and within a time budget, so the
+  // completing activity never outlives its start-to-close timeout (2,000 sequential lookups did, and the
+  // completion retried for an hour). What the budget leaves unchecked is counted unverified: the daily
+  // reconciliation checks every payout against LNbits anyway.
+  const toCheck = rows.filter((p) => p.status === 'completed' && Number(p.amountSats) !== 0);
+  const deadline = Date.now() + CONSERVATION_LOOKUP_BUDGET_MS;
+  let next = 0;
+  const lane = async () => {
+    while (next < toCheck.length) {
+      const p = toCheck[next++]!;
+      if (!p.paymentHash) {
+        notPaid.push(`${p.id}: no payment hash`);
+        continue;
+      }
+      if (Date.now() > deadline) {
+        unverified++;
+        continue;
+      }
+      try {
+        const s = await lnbits.getPayment(payerKey, p.paymentHash);
+        const reason = !s ? 'unknown to LNbits' : !s.paid ? `not paid (${s.status})` : -s.amountMsat !== BigInt(p.amountSats) * 1000n ? `paid ${-s.amountMsat} msat` : null;
+        if (reason) notPaid.push(`${p.id} (${p.kind}, ${p.amountSats} sats): ${reason}`);
+      } catch (err) {
+        unverified++;
+        deps.log.warn({ paymentId: p.id, err: err instanceof Error ? err.message : String(err) }, 'conservation check: LNbits did not answer (left to the reconciliation)');
+      }
     }
-    try {
-      const s = await lnbits.getPayment(payerKey, p.paymentHash);
-      const reason = !s ? 'unknown to LNbits' : !s.paid ? `not paid (${s.status})` : -s.amountMsat !== BigInt(p.amountSats) * 1000n ? `paid ${-s.amountMsat} msat` : null;
-      if (reason) notPaid.push(`${p.id} (${p.kind}, ${p.amountSats} sats): ${reason}`);
-    } catch (err) {
-      unverified++;
-      deps.log.warn({ paymentId: p.id, err: err instanceof Error ? err.message : String(err) }, 'conservation check: LNbits did not answer (left to the reconciliation)');
-    }
-  }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONSERVATION_LOOKUP_CONCURRENCY, Math.max(1, toCheck.length)) }, lane));
+  if (Date.now() > deadline && unverified) deps.log.warn({ transactionId: tx.id, unverified }, 'conservation check: time budget spent, the rest is left to the reconciliation');
   if (notPaid.length) {
     problems.push(...notPaid);
     await raiseAlert(deps, {

@@ -26,6 +26,7 @@ import type { LamassuCashOut } from '../domain/lamassu-row';
 import { fiatMinor } from '../domain/money';
 import type { LamassuConnection } from '../adapters/lamassu/connection';
 import { createPayoutActivities, sourceAdminKey, toView, type PayoutView } from './cashout-payout';
+import { assertCashOutFits } from './cashout-size';
 import { createCashOutChecks, type RefusedRecord } from './cashout-checks';
 import { checkCashOutConservation, type ConservationResult } from './cashout-conservation';
 import { createPayoutProof } from './payout-release-proof';
@@ -148,7 +149,10 @@ export function createCashOutActivities(deps: ActivityDeps, opts: CashOutActivit
 
     /** Snapshot of the eligible balances as of confirmed_at, allocated (pure, nothing stored). */
     async allocateCashOut(input: { transactionId: string }): Promise<Allocation> {
-      return allocationFor(await getTransaction(pool, input.transactionId));
+      const allocation = await allocationFor(await getTransaction(pool, input.transactionId));
+      // Too large for one workflow: refused before anything is reserved (same result shape otherwise).
+      assertCashOutFits(input.transactionId, allocation, config.cashOutLimits);
+      return allocation;
     },
 
     async payoutsHalted(): Promise<{ halted: boolean; reason: string | null }> {

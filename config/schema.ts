@@ -190,6 +190,18 @@ export const payoutsSchema = z.object({
   orphanAfterMinutes: positiveInt.default(5),
 });
 
+/**
+ * How large one cash-out may be (issue 15): every client's payout travels through the workflow (allocation,
+ * reservation result, `status` query, workflow result), and Temporal refuses a payload over 2 MB. A larger
+ * allocation is refused up front (CashOutTooLargeError) instead of failing halfway. See docs/performance.md.
+ */
+export const cashOutLimitsSchema = z.object({
+  /** Clients (allocation lines) per cash-out. */
+  maxClients: positiveInt.default(3000),
+  /** Serialized allocation (JSON bytes), well under Temporal's 2 MB payload limit. */
+  maxAllocationBytes: positiveInt.default(1_000_000),
+});
+
 export const configSchema = z.object({
   temporal: temporalSchema.default(temporalSchema.parse({})),
   /** The ledger (our own PostgreSQL). When absent the sandbox/test harness starts one. */
@@ -200,6 +212,7 @@ export const configSchema = z.object({
   cashOutChecks: cashOutChecksSchema.default(cashOutChecksSchema.parse({})),
   fundingMode: z.enum(['prefunded', 'superuser-credit']).default('prefunded'),
   payoutConcurrency: positiveInt.default(4),
+  cashOutLimits: cashOutLimitsSchema.default(cashOutLimitsSchema.parse({})),
   payouts: payoutsSchema.default(payoutsSchema.parse({})),
   /** Used to encrypt client invoice keys at rest (32+ chars). */
   encryptionKey: z.string().min(32).optional(),

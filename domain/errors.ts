@@ -138,6 +138,12 @@ export class CashOutConfigError extends BusinessError {
   override name = 'CashOutConfigError';
 }
 
+/** A cash-out whose allocation is too large for one workflow (clients or payload bytes over `cashOutLimits`):
+ *  refused before anything is reserved or paid; the operator raises the limit or splits the pool (runbook). */
+export class CashOutTooLargeError extends BusinessError {
+  override name = 'CashOutTooLargeError';
+}
+
 /** Temporal `nonRetryableErrorTypes`: every business error above, by name. */
 export const BUSINESS_ERROR_TYPES = [
   'CommissionInputError',
@@ -158,6 +164,7 @@ export const BUSINESS_ERROR_TYPES = [
   'PayoutDisagreementError',
   'FundingNeedsAttentionError',
   'CashOutConfigError',
+  'CashOutTooLargeError',
   // adapters/lnbits/errors.ts: LNbits refused the request itself (400/422, an invoice error): it fails again.
   'LnbitsRejectedError',
 ] as const;
