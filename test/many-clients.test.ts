@@ -43,6 +43,9 @@ test('2,000 clients in one cash-out: every payout paid, LNbits and the ledger ag
     const t0 = performance.now();
     const clients = await addClients(w, n);
     const setupS = (performance.now() - t0) / 1000;
+    // Balances count as of confirmed_at. The last deposits were confirmed a moment ago with PostgreSQL's
+    // microseconds; a row stamped in the same millisecond (JS time is whole ms) would come before them.
+    await new Promise((r) => setTimeout(r, 5));
     const row = cashOutRow();
     const sourceBefore = await walletSats(w.source);
     const t1 = performance.now();
