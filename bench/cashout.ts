@@ -17,7 +17,7 @@
  * Prints one JSON object; everything started is stopped afterwards, after failures and Ctrl-C too.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
@@ -48,6 +48,14 @@ const CONCURRENT = intArg('concurrent', 50);
 const CLIENTS = intArg('clients', 5);
 const LNBITS_DB = choiceArg('lnbits-db', ['sqlite', 'postgres'] as const, 'sqlite');
 const RAIL = !process.argv.includes('--no-rail');
+/**
+ * --worker-process: the production worker (worker/main.ts runWorker, prebuilt workflow bundle) in its own
+ * process, so P5 is the worker's own peak RSS (VmHWM); the per-activity breakdown needs the in-process worker
+ * and is then empty.
+ */
+const WORKER_PROCESS = process.argv.includes('--worker-process');
+/** The Temporal TypeScript SDK's default maxConcurrentActivityTaskExecutions (the worker sets no other). */
+const RAIL_MAX_IN_FLIGHT = 100;
 const WARMUP = 1;
 const TOTAL = WARMUP + SEQUENTIAL + CONCURRENT;
 const ROW = cashOutRow(); // the fixture's row: 512 400 sats for 4000 GTQ at 5.5 %
@@ -205,6 +213,38 @@ function cpuDelta(before: Record<string, number>, after: Record<string, number>)
   return Object.fromEntries(Object.keys(after).map((k) => [k, round(after[k]! - (before[k] ?? 0), 1)]));
 }
 
+/**
+ * The worker in its own process, as deployed: `node dist/worker/main.js` (the production build, its prebuilt
+ * workflow bundle) when `npm run build` has been run, else worker/main.ts under tsx with this run's bundle.
+ */
+async function startWorkerProcess(configFile: string, logFile: string, bundle: string, stops: Array<[string, () => Promise<void>]>): Promise<number> {
+  const built = path.join(repoRoot, 'dist', 'worker', 'main.js');
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, LANG: process.env.LANG ?? 'C.UTF-8', SATMACHINE_CONFIG: configFile, SATMACHINE_WORKER_CONFIG: configFile, SATMACHINE_WORKFLOW_BUNDLE: bundle, LOG_LEVEL: 'info' };
+  workerBuild = existsSync(built) ? 'node dist/worker/main.js (npm run build)' : 'tsx test/support/worker-process.ts (no dist/: run npm run build for the production build)';
+  const group = existsSync(built)
+    ? spawnGroup(process.execPath, [built], { cwd: repoRoot, logFile, graceMs: 15_000, env })
+    : spawnGroup(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'test', 'support', 'worker-process.ts')], { cwd: repoRoot, logFile, graceMs: 15_000, env });
+  stops.push(['worker process', group.stop]);
+  for (const deadline = Date.now() + 120_000; Date.now() < deadline; await sleep(200)) {
+    const text = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
+    if (text.includes('"msg":"worker started"')) return group.pid;
+    const exited = group.exited();
+    if (exited) throw new Error(`worker ${exited}: ${text.slice(-1500)}`);
+  }
+  throw new Error('worker not started after 120 s');
+}
+let workerBuild = '';
+
+/** Peak resident set of a process (the kernel's high-water mark), MiB. */
+function peakRssOf(pid: number): number | null {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? round(Number(m[1]) / 1024, 1) : null;
+  } catch {
+    return null;
+  }
+}
+
 // ---- one cash-out, start to result
 
 async function runCashOut(client: Client, world: CashOutWorld): Promise<{ ms: number; lamassuId: string }> {
@@ -299,23 +339,38 @@ async function runRail(world: CashOutWorld, payouts: number, inFlight: number, c
   const before = await walletSats(world.source);
   if (before < payouts * amountSats) throw new Error(`rail: source wallet holds ${before} sats, needs ${payouts * amountSats}`);
   let next = 0;
-  let failed = 0;
+  let done = 0;
+  const errors: Record<string, number> = {};
   const cpuStart = cpuSeconds(cpuIds);
   const t0 = performance.now();
+  // An attempt that fails (LNbits overloaded: timeout, 5xx) is counted and made again with a new invoice, as the
+  // pipeline's transfer would; what LNbits really paid is read from the source wallet afterwards.
   const lane = async () => {
     while (next < payouts) {
       const i = next++;
       const recipient = world.clients[i % world.clients.length]!.wallet;
-      const inv = await lnbits.createInvoice(recipient.invoiceKey, { amountSats, memo: `rail ${i}`, extra: { tag: 'bench-rail' }, expirySeconds: 3600 });
-      const out = await lnbits.payInvoice(payer, inv.bolt11);
-      if (out.kind !== 'paid') failed++;
+      try {
+        const inv = await lnbits.createInvoice(recipient.invoiceKey, { amountSats, memo: `rail ${i}`, extra: { tag: 'bench-rail' }, expirySeconds: 3600 });
+        const out = await lnbits.payInvoice(payer, inv.bolt11);
+        if (out.kind !== 'paid') throw new Error(`pay: ${out.kind}`);
+        done++;
+      } catch (err) {
+        const key = (err as Error).message.slice(0, 80);
+        errors[key] = (errors[key] ?? 0) + 1;
+        if (Object.values(errors).reduce((a, b) => a + b, 0) > payouts) throw new Error(`rail: more failed attempts than payouts: ${JSON.stringify(errors)}`);
+        next--; // made again
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(inFlight, payouts) }, lane));
   const totalMs = performance.now() - t0;
   const spent = before - (await walletSats(world.source));
-  if (failed || spent !== (payouts - failed) * amountSats) throw new Error(`rail: ${failed} payment(s) failed, source spent ${spent} sats for ${payouts} × ${amountSats}`);
-  return { payouts, inFlight: Math.min(inFlight, payouts), amountSats, totalS: round(totalMs / 1000, 2), payoutsPerSecond: round(payouts / (totalMs / 1000), 1), cpuSeconds: cpuDelta(cpuStart, cpuSeconds(cpuIds)) };
+  if (spent % amountSats !== 0) throw new Error(`rail: source spent ${spent} sats, not a multiple of ${amountSats}`);
+  const paid = spent / amountSats;
+  return {
+    payouts: paid, confirmedByAnswer: done, inFlight: Math.min(inFlight, payouts), amountSats, errors,
+    totalS: round(totalMs / 1000, 2), payoutsPerSecond: round(paid / (totalMs / 1000), 1), cpuSeconds: cpuDelta(cpuStart, cpuSeconds(cpuIds)),
+  };
 }
 
 /** LNbits on SQLite (its data folder) or on a database of its own in the run's PostgreSQL. */
@@ -388,9 +443,16 @@ async function main(): Promise<void> {
     }
     const log = createLogger({ level: process.env.LOG_LEVEL ?? 'silent', name: 'bench-cashout' });
     const lnbitsClient = timed('lnbits', createLnbitsClient({ url: world.config.lnbits.url, timeoutMs: world.config.lnbits.requestTimeoutMs }));
-    const activities = timed('activity', createCashOutActivities({ config: world.config, pool: world.db.pool, log, lnbits: lnbitsClient }));
-    const worker = await startTestWorker({ taskQueue: world.taskQueue, activities });
-    stops.push(['worker', worker.stop]);
+    let workerPid: number | null = null;
+    if (WORKER_PROCESS) {
+      const configFile = path.join(runDir, 'worker-config.json');
+      writeFileSync(configFile, JSON.stringify(world.config), { mode: 0o600 });
+      workerPid = await startWorkerProcess(configFile, path.join(runDir, 'worker.log'), bundle, stops);
+    } else {
+      const activities = timed('activity', createCashOutActivities({ config: world.config, pool: world.db.pool, log, lnbits: lnbitsClient }));
+      const worker = await startTestWorker({ taskQueue: world.taskQueue, activities });
+      stops.push(['worker', worker.stop]);
+    }
     const { client, close } = await testClient();
     stops.push(['temporal client', close]);
     const worldMs = performance.now() - t1;
@@ -434,8 +496,12 @@ async function main(): Promise<void> {
 
     const verification = await verify(world, lamassuIds, sourceBeforeSats);
     const pipelinePayoutsPerSecond = (CONCURRENT * (CLIENTS + 1)) / (conTotalMs / 1000);
-    const rail = RAIL ? await runRail(world, CONCURRENT * (CLIENTS + 1), CONCURRENT * world.config.payoutConcurrency, cpuIds) : null;
-    const peakRssMiB = round(process.resourceUsage().maxRSS / 1024, 1);
+    process.stderr.write(`[bench] pipeline: ${CONCURRENT} cash-outs × ${CLIENTS + 1} payouts in ${round(conTotalMs / 1000, 1)} s = ${round(pipelinePayoutsPerSecond, 1)} payouts/s; verified\n`);
+    // The rail at the pipeline's real concurrency: cash-outs × payoutConcurrency transfers want to run, but the
+    // worker runs at most RAIL_MAX_IN_FLIGHT activities at once (the SDK's maxConcurrentActivityTaskExecutions).
+    const rail = RAIL ? await runRail(world, CONCURRENT * (CLIENTS + 1), Math.min(CONCURRENT * world.config.payoutConcurrency, RAIL_MAX_IN_FLIGHT), cpuIds) : null;
+    const benchPeakRssMiB = round(process.resourceUsage().maxRSS / 1024, 1);
+    const workerPeakRssMiB = workerPid ? peakRssOf(workerPid) : null;
 
     const pgVersion = (await world.db.pool.query('SHOW server_version')).rows[0].server_version as string;
     const temporalVersion = /temporal version (\S+)/.exec(execFileSync(toolPaths().temporalCli, ['--version'], { encoding: 'utf8' }))?.[1] ?? 'unknown';
@@ -455,7 +521,7 @@ async function main(): Promise<void> {
       workload: {
         clients: CLIENTS, cashOut: { cryptoAtoms: ROW_SATS, fiat: `${ROW.fiat} ${ROW.fiatCode}`, commissionPercentage: ROW.commissionPercentage, commissionModel: world.config.commissionModel },
         payoutsPerCashOut: CLIENTS + 1, payoutConcurrency: world.config.payoutConcurrency, fundingMode: world.config.fundingMode,
-        worker: 'in-process (createCashOutActivities), one worker, SDK defaults', warmupCashOuts: WARMUP,
+        worker: WORKER_PROCESS ? `own process: ${workerBuild}, prebuilt workflow bundle, SDK defaults` : 'in-process (createCashOutActivities), one worker, SDK defaults', warmupCashOuts: WARMUP,
         sequential: SEQUENTIAL, concurrent: CONCURRENT, latency: 'startCashOut → workflow result',
       },
       results: {
@@ -482,7 +548,9 @@ async function main(): Promise<void> {
           lnbitsCalls: perName(conSpans.filter((s) => s.name.startsWith('lnbits:'))),
         },
         rail: rail && { ...rail, goal: 'pipeline ≥ 0.8 × rail', pipelineOverRail: round(pipelinePayoutsPerSecond / rail.payoutsPerSecond, 2) },
-        peakRssMiB: { value: peakRssMiB, goal: '< 300 MiB (worker)', note: 'this process: worker, client and bench bookkeeping' },
+        peakRssMiB: workerPeakRssMiB !== null
+          ? { value: workerPeakRssMiB, goal: '< 300 MiB (worker)', note: 'the worker process (VmHWM)', benchProcess: benchPeakRssMiB }
+          : { value: benchPeakRssMiB, goal: '< 300 MiB (worker)', note: 'this process: worker, client and bench bookkeeping (an upper bound; --worker-process measures the worker alone)' },
         verification,
         verified: true,
       },
