@@ -14,6 +14,7 @@
  * which hosts the worker (an upper bound of the worker's own).
  *
  *   npx tsx bench/cashout.ts [--sequential N] [--concurrent N] [--clients N] [--lnbits-db sqlite|postgres] [--no-rail]
+ *                            [--verified-rail] [--worker-process]
  * Prints one JSON object; everything started is stopped afterwards, after failures and Ctrl-C too.
  */
 import { execFileSync } from 'node:child_process';
@@ -40,7 +41,7 @@ import { startPostgres } from '../test/support/postgres';
 import { logTail, sleep, spawnGroup } from '../test/support/process-group';
 import type { TestStack } from '../test/support/stack';
 import { startTestWorker, testClient, uniqueTaskQueue } from '../test/support/temporal-client';
-import { choiceArg, intArg, machine } from './common';
+import { choiceArg, intArg, machine, rssMiB } from './common';
 
 
 const SEQUENTIAL = intArg('sequential', 20);
@@ -48,6 +49,8 @@ const CONCURRENT = intArg('concurrent', 50);
 const CLIENTS = intArg('clients', 5);
 const LNBITS_DB = choiceArg('lnbits-db', ['sqlite', 'postgres'] as const, 'sqlite');
 const RAIL = !process.argv.includes('--no-rail');
+/** --verified-rail: a second rail that also makes the pipeline's proof reads (see runRail). */
+const VERIFIED_RAIL = process.argv.includes('--verified-rail');
 /**
  * --worker-process: the production worker (worker/main.ts runWorker, prebuilt workflow bundle) in its own
  * process, so P5 is the worker's own peak RSS (VmHWM); the per-activity breakdown needs the in-process worker
@@ -235,16 +238,6 @@ async function startWorkerProcess(configFile: string, logFile: string, bundle: s
 }
 let workerBuild = '';
 
-/** Peak resident set of a process (the kernel's high-water mark), MiB. */
-function peakRssOf(pid: number): number | null {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? round(Number(m[1]) / 1024, 1) : null;
-  } catch {
-    return null;
-  }
-}
-
 // ---- one cash-out, start to result
 
 async function runCashOut(client: Client, world: CashOutWorld): Promise<{ ms: number; lamassuId: string }> {
@@ -332,7 +325,13 @@ async function verify(world: CashOutWorld, lamassuIds: string[], sourceBeforeSat
 
 // ---- P1's reference: the raw rail (LNbits alone, same wallets, same payments in flight)
 
-async function runRail(world: CashOutWorld, payouts: number, inFlight: number, cpuIds: Parameters<typeof cpuSeconds>[0]) {
+/**
+ * `verify`: the same LNbits reads the pipeline makes per payout to prove it (activities/cashout-payout.ts and
+ * the completion check): the recipient's row of the new invoice, both wallets' rows after paying, and the
+ * payer's look-up at completion. The ratio to this rail is what Temporal and the ledger cost; the ratio of the
+ * two rails is what the proof costs on LNbits.
+ */
+async function runRail(world: CashOutWorld, payouts: number, inFlight: number, cpuIds: Parameters<typeof cpuSeconds>[0], verify = false) {
   const lnbits = createLnbitsClient({ url: world.config.lnbits.url, timeoutMs: world.config.lnbits.requestTimeoutMs });
   const payer = world.source.adminKey;
   const amountSats = Math.floor(ROW_SATS / (CLIENTS + 1));
@@ -351,8 +350,13 @@ async function runRail(world: CashOutWorld, payouts: number, inFlight: number, c
       const recipient = world.clients[i % world.clients.length]!.wallet;
       try {
         const inv = await lnbits.createInvoice(recipient.invoiceKey, { amountSats, memo: `rail ${i}`, extra: { tag: 'bench-rail' }, expirySeconds: 3600 });
+        if (verify) await lnbits.paymentRows(recipient.invoiceKey, inv.paymentHash);
         const out = await lnbits.payInvoice(payer, inv.bolt11);
         if (out.kind !== 'paid') throw new Error(`pay: ${out.kind}`);
+        if (verify) {
+          await Promise.all([lnbits.paymentRows(recipient.invoiceKey, inv.paymentHash), lnbits.paymentRows(payer, inv.paymentHash)]);
+          await lnbits.getPayment(payer, inv.paymentHash);
+        }
         done++;
       } catch (err) {
         const key = (err as Error).message.slice(0, 80);
@@ -429,7 +433,7 @@ async function main(): Promise<void> {
 
     // Source: every cash-out's sats and a margin. Deposits: the fixture's 500, 750, … GTQ, topped up
     // proportionally (same split) so that the clients' balances cover every cash-out's 4000 GTQ.
-    const sourceBeforeSats = (TOTAL + (RAIL ? CONCURRENT : 0)) * ROW_SATS + 1_000_000;
+    const sourceBeforeSats = (TOTAL + (RAIL ? CONCURRENT : 0) + (VERIFIED_RAIL ? CONCURRENT : 0)) * ROW_SATS + 1_000_000;
     const t1 = performance.now();
     const world = await createCashOutWorld({ taskQueue: uniqueTaskQueue('bench-cashout'), clients: CLIENTS, sourceSats: Math.min(sourceBeforeSats, MAX_CREDIT_SATS) });
     stops.push(['ledger', world.close]);
@@ -499,9 +503,11 @@ async function main(): Promise<void> {
     process.stderr.write(`[bench] pipeline: ${CONCURRENT} cash-outs × ${CLIENTS + 1} payouts in ${round(conTotalMs / 1000, 1)} s = ${round(pipelinePayoutsPerSecond, 1)} payouts/s; verified\n`);
     // The rail at the pipeline's real concurrency: cash-outs × payoutConcurrency transfers want to run, but the
     // worker runs at most RAIL_MAX_IN_FLIGHT activities at once (the SDK's maxConcurrentActivityTaskExecutions).
-    const rail = RAIL ? await runRail(world, CONCURRENT * (CLIENTS + 1), Math.min(CONCURRENT * world.config.payoutConcurrency, RAIL_MAX_IN_FLIGHT), cpuIds) : null;
+    const railInFlight = Math.min(CONCURRENT * world.config.payoutConcurrency, RAIL_MAX_IN_FLIGHT);
+    const rail = RAIL ? await runRail(world, CONCURRENT * (CLIENTS + 1), railInFlight, cpuIds) : null;
+    const verifiedRail = VERIFIED_RAIL ? await runRail(world, CONCURRENT * (CLIENTS + 1), railInFlight, cpuIds, true) : null;
     const benchPeakRssMiB = round(process.resourceUsage().maxRSS / 1024, 1);
-    const workerPeakRssMiB = workerPid ? peakRssOf(workerPid) : null;
+    const workerPeakRssMiB = workerPid ? rssMiB(workerPid, 'VmHWM') : null;
 
     const pgVersion = (await world.db.pool.query('SHOW server_version')).rows[0].server_version as string;
     const temporalVersion = /temporal version (\S+)/.exec(execFileSync(toolPaths().temporalCli, ['--version'], { encoding: 'utf8' }))?.[1] ?? 'unknown';
@@ -548,6 +554,11 @@ async function main(): Promise<void> {
           lnbitsCalls: perName(conSpans.filter((s) => s.name.startsWith('lnbits:'))),
         },
         rail: rail && { ...rail, goal: 'pipeline ≥ 0.8 × rail', pipelineOverRail: round(pipelinePayoutsPerSecond / rail.payoutsPerSecond, 2) },
+        verifiedRail: verifiedRail && {
+          ...verifiedRail, lnbitsCallsPerPayout: 6, note: 'the rail plus the reads that prove each payout (as the pipeline makes them)',
+          pipelineOverVerifiedRail: round(pipelinePayoutsPerSecond / verifiedRail.payoutsPerSecond, 2),
+          verifiedOverPlainRail: rail ? round(verifiedRail.payoutsPerSecond / rail.payoutsPerSecond, 2) : null,
+        },
         peakRssMiB: workerPeakRssMiB !== null
           ? { value: workerPeakRssMiB, goal: '< 300 MiB (worker)', note: 'the worker process (VmHWM)', benchProcess: benchPeakRssMiB }
           : { value: benchPeakRssMiB, goal: '< 300 MiB (worker)', note: 'this process: worker, client and bench bookkeeping (an upper bound; --worker-process measures the worker alone)' },

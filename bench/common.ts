@@ -1,4 +1,5 @@
 /** What every benchmark shares: positive-integer flags and the description of the machine it ran on. */
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 
 export function intArg(name: string, def: number): number {
@@ -19,4 +20,14 @@ export function choiceArg<T extends string>(name: string, choices: readonly T[],
   const v = process.argv[i + 1] as T;
   if (!choices.includes(v)) throw new Error(`--${name}: expected one of ${choices.join(', ')}`);
   return v;
+}
+
+/** A process's resident set from /proc (`VmHWM`: its peak, the kernel's high-water mark; `VmRSS`: now), MiB. */
+export function rssMiB(pid: number, field: 'VmHWM' | 'VmRSS'): number | null {
+  try {
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round((Number(m[1]) / 1024) * 10) / 10 : null;
+  } catch {
+    return null;
+  }
 }

@@ -10,7 +10,7 @@
  *   npx tsx bench/latency.ts [--rows 20] [--poll-interval-seconds <config default>] [--gap-max-seconds 40]
  * Prints one JSON object; everything started is stopped afterwards.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
@@ -19,7 +19,7 @@ import { configSchema } from '../config/schema';
 import { startChaosStack, type ChaosStack } from '../chaos/stack';
 import { insertRows, between, waitSettled } from '../chaos/workload';
 import { sleep } from '../test/support/process-group';
-import { intArg, machine } from './common';
+import { intArg, machine, rssMiB } from './common';
 
 const DEFAULT_POLL_S = configSchema.parse({ databaseUrl: 'postgres://x/y' }).lamassu.pollIntervalSeconds;
 const ROWS = intArg('rows', 20);
@@ -27,25 +27,6 @@ const POLL_S = intArg('poll-interval-seconds', DEFAULT_POLL_S);
 const GAP_MAX_S = intArg('gap-max-seconds', 40);
 const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
-
-/** Peak resident set of a process (kernel's high-water mark), MiB. */
-function peakRssMiB(pid: number): number | null {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? round(Number(m[1]) / 1024) : null;
-  } catch {
-    return null;
-  }
-}
-
-function currentRssMiB(pid: number): number | null {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? round(Number(m[1]) / 1024) : null;
-  } catch {
-    return null;
-  }
-}
 
 async function main(): Promise<void> {
   const stops: Array<[string, () => Promise<void>]> = [];
@@ -71,7 +52,7 @@ async function main(): Promise<void> {
     throw err;
   }
   try {
-    const rssAtStartMiB = currentRssMiB(stack.workers[0]!.pid());
+    const rssAtStartMiB = rssMiB(stack.workers[0]!.pid(), 'VmRSS');
     // The poller's first poll happens at setup: start the clock after it, at a random point of the cycle.
     const ids: string[] = [];
     for (let i = 0; i < ROWS; i++) {
@@ -105,8 +86,8 @@ async function main(): Promise<void> {
       waitingForPollS: stat(waitS),
       processingS: stat(procS),
       meetsGoal: paid.length === ROWS && p95 <= POLL_S + 2,
-      workerPeakRssMiB: peakRssMiB(stack.workers[0]!.pid()),
-      workerRssMiB: { afterStart: rssAtStartMiB, atEnd: currentRssMiB(stack.workers[0]!.pid()), process: 'test/support/worker-process.ts (worker/main.ts runWorker under tsx, prebuilt workflow bundle)' },
+      workerPeakRssMiB: rssMiB(stack.workers[0]!.pid(), 'VmHWM'),
+      workerRssMiB: { afterStart: rssAtStartMiB, atEnd: rssMiB(stack.workers[0]!.pid(), 'VmRSS'), process: 'test/support/worker-process.ts (worker/main.ts runWorker under tsx, prebuilt workflow bundle)' },
     }, null, 2)}\n`);
     if (paid.length !== ROWS) throw new Error(`${ROWS - paid.length} of ${ROWS} cash-outs had no payout paid: ${JSON.stringify(settled.byStatus)}`);
   } finally {
