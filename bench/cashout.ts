@@ -53,8 +53,12 @@ const TOTAL = WARMUP + SEQUENTIAL + CONCURRENT;
 const ROW = cashOutRow(); // the fixture's row: 512 400 sats for 4000 GTQ at 5.5 %
 const ROW_SATS = Number(ROW.cryptoAtoms);
 const ROW_FIAT_MINOR = 400_000;
-/** A cash-out that does not finish in this time is stuck (needs_attention waits for an operator): fail. */
-const RESULT_TIMEOUT_MS = 90_000;
+/**
+ * A cash-out that does not finish in this time is stuck (needs_attention waits for an operator): fail. Cash-outs
+ * started at once share the rail, so the last one ends when all their payouts are done: 90 s plus one second per
+ * two payouts of the batch (a floor of 2 payouts/s, far below any measured rate).
+ */
+const RESULT_TIMEOUT_MS = (90 + Math.ceil((CONCURRENT * (CLIENTS + 1)) / 2)) * 1000;
 /** LNbits refuses a superuser credit above 10 000 000 sats ("Invoice amount … is too high"). */
 const MAX_CREDIT_SATS = 10_000_000;
 

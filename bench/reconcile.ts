@@ -13,7 +13,7 @@ import path from 'node:path';
 import { mkdtempSync, chmodSync } from 'node:fs';
 import pg from 'pg';
 import { migrateLedger } from '../db/migrate';
-import { beginReport, PAYMENTS_AGGREGATE_SQL, reconcileLedger } from '../adapters/ledger/reconciliation';
+import { beginReport, HELD_DEBITS_SQL, PAYMENTS_BY_TRANSACTION_SQL, PAYMENTS_PASS_SETTINGS, reconcileLedger } from '../adapters/ledger/reconciliation';
 import { startPostgres } from '../test/support/postgres';
 import { intArg, machine } from './common';
 
@@ -101,14 +101,15 @@ async function main(): Promise<void> {
       const r = await reconcileLedger(pool, { reportId, pendingDepositHours: 48, commissionSince: new Date(Date.now() - 86_400_000).toISOString() });
       runs.push({ ms: Date.now() - s, findings: r.counts, stepsMs: r.summary.timingsMs });
     }
-    // Proof of "one pass over payments": the plan's scans of the payments table (expected: one Seq Scan).
+    // How payments is read: the plans of its two passes (expected: index-only scans feeding GroupAggregates).
     const planClient = await pool.connect();
     let plan: string[];
     try {
       await planClient.query('BEGIN');
-      await planClient.query(`SET LOCAL work_mem = '64MB'`);
-      const { rows } = await planClient.query(`EXPLAIN ${PAYMENTS_AGGREGATE_SQL}`, [null]);
-      plan = rows.map((r: Record<string, string>) => r['QUERY PLAN']!.trim());
+      for (const setting of PAYMENTS_PASS_SETTINGS) await planClient.query(setting);
+      const explain = async (sql: string, params: unknown[]) =>
+        (await planClient.query(`EXPLAIN ${sql}`, params)).rows.map((r: Record<string, string>) => r['QUERY PLAN']!.trim());
+      plan = [...(await explain(PAYMENTS_BY_TRANSACTION_SQL, [null])), ...(await explain(HELD_DEBITS_SQL, []))];
       await planClient.query('ROLLBACK');
     } finally {
       planClient.release();
@@ -127,7 +128,9 @@ async function main(): Promise<void> {
     }, null, 2)}\n`);
   } finally {
     await pool.end();
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
+    // --keep (with DATABASE_URL): leave the database for EXPLAIN ANALYZE by hand.
+    if (!process.argv.includes('--keep')) await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
+    else process.stderr.write(`[bench] kept database ${dbName}\n`);
     await admin.end();
     await stop();
   }

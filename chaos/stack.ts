@@ -65,6 +65,8 @@ export interface StackOptions {
   sourceSats: number;
   workers?: number;
   overrides?: ConfigInput;
+  /** The poller's interval (default 2 s: campaigns want cash-outs picked up at once). */
+  pollIntervalSeconds?: number;
   /** Where the folder goes; removed at stop unless CHAOS_KEEP is set. */
   parentDir?: string;
 }
@@ -156,7 +158,7 @@ export async function startChaosStack(opts: StackOptions, register: (name: strin
       ssh: { host: sshd.host, port: sshd.port, username: sshd.username, privateKey: readFileSync(sshd.privateKeyPath, 'utf8'), hostKeySha256: sshd.hostKeySha256, readyTimeoutMs: 5_000, keepaliveIntervalMs: 2_000 },
       fiatCode: 'GTQ',
       fiatDecimals: 2,
-      pollIntervalSeconds: 2,
+      pollIntervalSeconds: opts.pollIntervalSeconds ?? 2,
       lookbackHours: 2,
     },
     commissionModel: 'runbook',

@@ -11,7 +11,7 @@ import { createClient, addDeposit, confirmDeposit } from '../adapters/ledger';
 import { startCashOut } from '../client/cashout';
 import { cashOutWorkflowId } from '../domain/constants';
 import { fiatMinor } from '../domain/money';
-import { cashOutStatusQuery, type CashOutResult } from '../workflows/cashout';
+import { cashOutPayoutsQuery, cashOutStatusQuery, cashOutSummaryQuery, type CashOutResult } from '../workflows/cashout';
 import { ENCRYPTION_KEY, cashOutRow, ledgerTransaction, newWallet, walletSats, type CashOutWorld } from './support/cashout-fixture';
 import { withCashOutWorld } from './support/cashout-fixture';
 import type { TestWallet } from './support/lnbits';
@@ -88,6 +88,20 @@ test('2,000 clients in one cash-out: every payout paid, LNbits and the ledger ag
     t.diagnostic(`2,000 clients: setup ${setupS.toFixed(1)} s, cash-out ${runS.toFixed(1)} s (${(n / runS).toFixed(1)} payouts/s at payoutConcurrency 32)`);
     t.diagnostic(`payload bytes: status query ${jsonBytes(status)}, result ${jsonBytes(result)}; history events ${events}`);
     assert.ok(jsonBytes(status) < 2 * 1024 * 1024 && jsonBytes(result) < 2 * 1024 * 1024, 'under Temporal’s 2 MB payload limit');
+
+    // The bounded views for pollers: a summary without payouts, and pages of them.
+    const summary = await handle.query(cashOutSummaryQuery);
+    assert.equal(summary.status, 'completed');
+    assert.deepEqual(summary.payoutsByStatus, { completed: { count: n + 1, sats: paidSats + commission.amountSats } });
+    assert.ok(jsonBytes(summary) < 4_096, `summary ${jsonBytes(summary)} bytes`);
+    const pages = [];
+    for (let offset = 0; offset < n + 1; offset += 500) pages.push(await handle.query(cashOutPayoutsQuery, { offset, limit: 500 }));
+    assert.deepEqual(pages.map((p) => p.payouts.length), [500, 500, 500, 500, 1]);
+    assert.ok(pages.every((p) => p.total === n + 1 && jsonBytes(p) < 200_000));
+    assert.deepEqual(pages.flatMap((p) => p.payouts.map((x) => x.id)), status.payouts.map((x) => x.id), 'the pages are the status query’s payouts, in order');
+    assert.equal((await handle.query(cashOutPayoutsQuery, { status: 'failed' })).total, 0);
+    await assert.rejects(handle.query(cashOutPayoutsQuery, { limit: 501 }), /limit: expected an integer from 1 to 500/);
+    t.diagnostic(`bounded views: summary ${jsonBytes(summary)} bytes, a page of 500 payouts ${jsonBytes(pages[0])} bytes`);
   });
 });
 

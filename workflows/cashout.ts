@@ -40,6 +40,10 @@ import { attentionDetails } from './cashout-details';
 import { COMPLETE_WHEN_SETTLED_PATCH, RIDE_OUT_OUTAGES_PATCH, payThroughOutages } from './cashout-outage';
 import { cashOutSummary, type CashOutInput, type CashOutResult, type CashOutState, type OperatorActionResult, type RetryInput, type CancelInput } from './cashout-types';
 
+import { cashOutPayoutsQuery, cashOutSummaryQuery, payoutsPage, summarize } from './cashout-pages';
+
+export { cashOutPayoutsQuery, cashOutSummaryQuery } from './cashout-pages';
+export type { CashOutSummary, PayoutsPage, PayoutsPageInput } from './cashout-pages';
 export type { CashOutInput, CashOutResult, CashOutState, OperatorActionResult, RetryInput, CancelInput };
 
 export const cashOutStatusQuery = defineQuery<CashOutState>('status');
@@ -158,6 +162,8 @@ async function runCashOut(input: CashOutInput): Promise<CashOutResult> {
   };
 
   setHandler(cashOutStatusQuery, () => state);
+  setHandler(cashOutSummaryQuery, () => summarize(state));
+  setHandler(cashOutPayoutsQuery, (page) => payoutsPage(state, page));
   /** Payouts still being tried (patched runs): `tx retry` wakes them, `tx cancel-failed` stops them. */
   const tryingPayouts = () => patient && state.status === 'processing' && (state.step === 'transfer' || state.step === 'commission-transfer') && !cancelRequested;
   const validateOperator = (kind: string) => {

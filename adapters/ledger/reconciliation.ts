@@ -1,8 +1,8 @@
 /**
  * The ledger side of the daily reconciliation (runbook scenarios 1, 3, 4, 5 and its "Full System
  * Reconciliation"), at ONE consistent database snapshot (REPEATABLE READ), scaling to millions of payouts:
- * each table is aggregated on its own (payments once, with GROUPING SETS for the per-client, per-cash-out
- * and per-status views), and only the aggregates are joined. The runbook's own balance query joins deposits
+ * each table is aggregated on its own (payments in one pass over its rows, per cash-out/status/kind, plus one
+ * over the held debits' partial index), and only the aggregates are joined. The runbook's own balance query joins deposits
  * and payments to clients at once, which multiplies the sums; this does not.
  */
 import type pg from 'pg';
@@ -43,22 +43,42 @@ export interface LedgerReconcileOptions {
   maxFindingsPerKind?: number;
 }
 
-/** The one pass over payments ($1: commission-since time or null); exported for the benchmark's EXPLAIN. */
-export const PAYMENTS_AGGREGATE_SQL = `SELECT CASE WHEN GROUPING(client_id) = 0 THEN 'client' WHEN GROUPING(transaction_id) = 0 THEN 'tx' ELSE 'status' END AS grp,
-                client_id, transaction_id, status, kind,
+/**
+ * The pass over payments per cash-out, status and kind ($1: commission-since time or null). It reads the
+ * covering index payments_recon_by_transaction in its order, so PostgreSQL aggregates as it streams
+ * (GroupAggregate) instead of hashing every row; the per-cash-out and per-status views are then summed from
+ * its result (≈ 2 rows per cash-out), not from payments again. Exported for the benchmark's EXPLAIN.
+ */
+export const PAYMENTS_BY_TRANSACTION_SQL = `SELECT transaction_id, status, kind,
                 count(*)::bigint AS n,
                 COALESCE(sum(amount_sats), 0)::bigint AS sats,
-                COALESCE(sum(fiat_debit_minor) FILTER (WHERE debit_held), 0)::bigint AS held_debit,
-                COALESCE(sum(amount_sats) FILTER (WHERE kind = 'client'), 0)::bigint AS alloc_client_sats,
-                COALESCE(sum(amount_sats) FILTER (WHERE kind = 'commission'), 0)::bigint AS commission_row_sats,
-                COALESCE(sum(amount_sats) FILTER (WHERE status = 'cancelled'), 0)::bigint AS cancelled_row_sats,
                 COALESCE(sum(amount_sats) FILTER (WHERE kind = 'commission' AND status = 'completed' AND completed_at >= $1::timestamptz), 0)::bigint AS commission_since,
                 min(created_at) AS oldest
            FROM satoshimachine.payments
-          GROUP BY GROUPING SETS ((client_id), (transaction_id), (status, kind))`;
+          GROUP BY transaction_id, status, kind`;
+
+/** The pass over the fiat debits currently held, per client (index-only on payments_recon_held_debit). */
+export const HELD_DEBITS_SQL = `SELECT client_id, sum(fiat_debit_minor)::bigint AS held_debit
+           FROM satoshimachine.payments WHERE debit_held AND client_id IS NOT NULL GROUP BY client_id`;
+
+/**
+ * Planner settings of the payments passes: no hash aggregation (a million-row hash table costs more than
+ * reading the covering index in order; the planner's estimate says otherwise when the visibility map is fresh).
+ */
+export const PAYMENTS_PASS_SETTINGS = [`SET LOCAL work_mem = '64MB'`, 'SET LOCAL enable_hashagg = off'];
 
 const str = (v: unknown) => (v === null || v === undefined ? '0' : String(v));
 
+/** A snapshot id as pg_export_snapshot() returns it (interpolated: SET TRANSACTION SNAPSHOT takes no parameter). */
+const SNAPSHOT_ID = /^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$/i;
+
+/**
+ * Two independent halves run at once on two connections that share ONE snapshot (the first exports it, the
+ * second imports it: both see exactly the same rows), so the 2+ cores of the database work in parallel:
+ * the cash-out half (the pass over payments per cash-out, conservation, per-status view) and the client half
+ * (held debits, deposits, the balance snapshot, the commission formula). Findings are added afterwards in a
+ * fixed order.
+ */
 export async function reconcileLedger(pool: pg.Pool, opts: LedgerReconcileOptions): Promise<LedgerReconciliation> {
   const cap = opts.maxFindingsPerKind ?? 100;
   const timings: Record<string, number> = {};
@@ -74,174 +94,198 @@ export async function reconcileLedger(pool: pg.Pool, opts: LedgerReconcileOption
     timings[name] = Date.now() - t0;
     return out;
   };
-  // One snapshot for every query below; the snapshot rows are written in the same transaction.
-  return withTransaction(pool, async (c) => {
-    await c.query(`SET LOCAL work_mem = '64MB'`);
-
-    // Payments, one pass: per client (debits currently held), per cash-out (the allocation's client and
-    // commission rows, whatever their status: a released payout stays part of its allocation), per status.
-    await timed('paymentsAggregate', () =>
-      c.query(
-        `CREATE TEMP TABLE recon_pay ON COMMIT DROP AS ${PAYMENTS_AGGREGATE_SQL}`,
-        [opts.commissionSince ?? null],
-      ),
-    );
-    await c.query(`CREATE INDEX ON recon_pay (transaction_id) WHERE grp = 'tx'`);
-    await c.query('ANALYZE recon_pay');
-
-    // Deposits, one pass: confirmed totals and long-pending deposits per client.
-    await timed('depositsAggregate', () =>
-      c.query(
-        `CREATE TEMP TABLE recon_dep ON COMMIT DROP AS
-         SELECT client_id,
-                COALESCE(sum(amount_fiat_minor) FILTER (WHERE status = 'confirmed'), 0)::bigint AS confirmed,
-                count(*) FILTER (WHERE status = 'pending' AND created_at < now() - make_interval(hours => $1::int))::int AS old_pending,
-                (array_agg(id ORDER BY created_at) FILTER (WHERE status = 'pending' AND created_at < now() - make_interval(hours => $1::int)))[1:20] AS old_pending_ids,
-                min(created_at) FILTER (WHERE status = 'pending' AND created_at < now() - make_interval(hours => $1::int)) AS oldest_pending
-           FROM satoshimachine.deposits GROUP BY client_id`,
-        [opts.pendingDepositHours],
-      ),
-    );
-
-    // Stored vs derived per client (derived = confirmed deposits − payout debits held (reserved, completed, or
-    // failed and not yet compensated) + adjustments), kept as the daily snapshot.
-    await timed('balanceSnapshot', async () => {
-      await c.query('DELETE FROM satoshimachine.balance_snapshots WHERE report_id = $1', [opts.reportId]);
-      await c.query(
-        `INSERT INTO satoshimachine.balance_snapshots (report_id, client_id, stored_fiat_minor, derived_fiat_minor)
-         SELECT $1, cl.id, cl.remaining_balance_fiat_minor, COALESCE(d.confirmed, 0) - COALESCE(p.held_debit, 0) + COALESCE(a.total, 0)
-           FROM satoshimachine.clients cl
-           LEFT JOIN recon_dep d ON d.client_id = cl.id
-           LEFT JOIN (SELECT client_id, held_debit FROM recon_pay WHERE grp = 'client' AND client_id IS NOT NULL) p ON p.client_id = cl.id
-           LEFT JOIN (SELECT client_id, sum(amount_fiat_minor)::bigint AS total FROM satoshimachine.adjustments GROUP BY client_id) a ON a.client_id = cl.id`,
-        [opts.reportId],
-      );
-    });
-    const totals = await timed('balanceCompare', async () => {
-      const { rows } = await c.query(
-        `SELECT count(*)::int AS clients, COALESCE(sum(stored_fiat_minor), 0)::text AS stored, COALESCE(sum(derived_fiat_minor), 0)::text AS derived,
-                COALESCE(max(abs(stored_fiat_minor - derived_fiat_minor)), 0)::text AS max_abs
-           FROM satoshimachine.balance_snapshots WHERE report_id = $1`,
-        [opts.reportId],
-      );
-      const mism = await c.query(
-        `SELECT client_id, stored_fiat_minor::text AS stored, derived_fiat_minor::text AS derived, (stored_fiat_minor - derived_fiat_minor)::text AS diff
-           FROM satoshimachine.balance_snapshots WHERE report_id = $1 AND stored_fiat_minor <> derived_fiat_minor
-          ORDER BY abs(stored_fiat_minor - derived_fiat_minor) DESC, client_id`,
-        [opts.reportId],
-      );
-      for (const r of mism.rows) {
-        add({
-          kind: 'balance-mismatch',
-          subject: String(r.client_id),
-          message: `client ${String(r.client_id)}: stored balance ${String(r.stored)} ≠ derived ${String(r.derived)} (fiat minor units, difference ${String(r.diff)})`,
-          details: { clientId: r.client_id, storedFiatMinor: r.stored, derivedFiatMinor: r.derived, discrepancyFiatMinor: r.diff },
-        });
-      }
-      return rows[0]!;
-    });
-
-    const pending = await c.query(`SELECT client_id, old_pending, old_pending_ids, oldest_pending FROM recon_dep WHERE old_pending > 0 ORDER BY oldest_pending`);
-    for (const r of pending.rows) {
-      add({
-        kind: 'deposit-pending-long',
-        subject: String(r.client_id),
-        message: `client ${String(r.client_id)}: ${Number(r.old_pending)} deposit(s) pending for more than ${opts.pendingDepositHours} h`,
-        details: { clientId: r.client_id, count: Number(r.old_pending), depositIds: r.old_pending_ids, oldest: (r.oldest_pending as Date).toISOString() },
-      });
-    }
-
-    // Commission re-verified for every cash-out with a split: the runbook's query, exact (no ± 1 sat tolerance).
-    const discrepancies = await timed('commissionVerify', () => findCommissionDiscrepancies(c));
-    for (const d of discrepancies) {
-      add({
-        kind: 'commission-formula',
-        subject: d.id,
-        message: `cash-out ${d.lamassuId}: stored split base ${d.baseSats} / commission ${d.commissionSats}, the ${d.commissionModel} formula gives ${d.expectedBase} / ${d.expectedCommission}`,
-        details: { ...d },
-      });
-    }
-
-    // Conservation per processed cash-out, one pass over the transactions joined to the per-cash-out payment sums.
-    const tx = await timed('conservation', async () => {
-      const { rows } = await c.query(
-        `WITH t AS (
-           SELECT t.id, t.lamassu_id, t.status, t.crypto_atoms, t.base_sats, t.commission_sats, t.unallocated_sats, t.cancelled_sats,
-                  p.transaction_id IS NOT NULL AS has_payments, COALESCE(p.alloc_client_sats, 0) AS client_sats,
-                  COALESCE(p.commission_row_sats, 0) AS commission_paid, COALESCE(p.cancelled_row_sats, 0) AS cancelled_rows
-             FROM satoshimachine.lamassu_transactions t
-             LEFT JOIN recon_pay p ON p.grp = 'tx' AND p.transaction_id = t.id
-         ), v AS (
-           SELECT t.*,
-                  t.status IN ('completed', 'processing') AND (t.base_sats IS NULL AND t.status = 'completed' OR t.base_sats + t.commission_sats <> t.crypto_atoms) AS split_bad,
-                  t.status IN ('completed', 'processing') AND t.base_sats IS NOT NULL AND (t.status = 'completed' OR t.has_payments OR t.unallocated_sats IS NOT NULL) AS reserved,
-                  t.cancelled_rows <> t.cancelled_sats AS cancelled_bad
-             FROM t
-         )
-         SELECT COALESCE(sum(n), 0)::int AS total,
-                COALESCE(json_object_agg(status, n) FILTER (WHERE status IS NOT NULL), '{}') AS by_status,
-                COALESCE(sum(atoms), 0)::text AS atoms, COALESCE(sum(base), 0)::text AS base, COALESCE(sum(commission), 0)::text AS commission,
-                COALESCE(json_agg(bad) FILTER (WHERE bad IS NOT NULL), '[]') AS bad
-           FROM (
-             SELECT status, count(*) AS n, sum(crypto_atoms) AS atoms, sum(base_sats) AS base, sum(commission_sats) AS commission, NULL::json AS bad
-               FROM v GROUP BY status
-             UNION ALL
-             SELECT NULL, NULL, NULL, NULL, NULL,
-                    json_build_object('id', id, 'lamassuId', lamassu_id, 'status', status, 'cryptoAtoms', crypto_atoms::text,
-                                      'baseSats', base_sats::text, 'commissionSats', commission_sats::text, 'unallocatedSats', unallocated_sats::text,
-                                      'clientSats', client_sats::text, 'commissionPaidSats', commission_paid::text, 'splitBad', split_bad,
-                                      'cancelledSats', cancelled_sats::text, 'cancelledPayoutSats', cancelled_rows::text, 'cancelledBad', cancelled_bad)
-               FROM v
-              WHERE split_bad OR cancelled_bad OR (reserved AND (client_sats + COALESCE(unallocated_sats, 0) <> base_sats
-                                                OR commission_paid <> commission_sats))
-           ) x`,
-      );
-      return rows[0]!;
-    });
-    const byStatus: Record<string, number> = {};
-    for (const [k, v] of Object.entries(tx.by_status as Record<string, unknown>)) byStatus[k] = Number(v);
-    for (const b of tx.bad as Array<Record<string, string | boolean | null>>) {
-      const base = BigInt(String(b.baseSats ?? '0'));
-      const clientOver = BigInt(String(b.clientSats)) + BigInt(String(b.unallocatedSats ?? '0')) - base;
-      const commissionOver = BigInt(String(b.commissionPaidSats)) - BigInt(String(b.commissionSats ?? '0'));
-      const kind: LedgerFinding['kind'] = b.splitBad || b.cancelledBad ? 'conservation' : clientOver > 0n || commissionOver > 0n ? 'payout-over-allocated' : 'payout-missing';
-      // Cancelled payouts' sats stay in the source wallet: they must be recorded on the cash-out (cancelled_sats).
-      const what = b.cancelledBad
-        ? `cancelled payouts ${String(b.cancelledPayoutSats)} sats, recorded cancelled_sats ${String(b.cancelledSats)}: sats left in the source wallet unrecorded`
-        : b.splitBad
-        ? `split base ${String(b.baseSats)} + commission ${String(b.commissionSats)} ≠ crypto_atoms ${String(b.cryptoAtoms)}`
-        : `client payouts ${String(b.clientSats)} + unallocated ${String(b.unallocatedSats ?? 0)} vs base ${String(b.baseSats)} (${clientOver >= 0n ? '+' : ''}${clientOver}); commission paid ${String(b.commissionPaidSats)} vs ${String(b.commissionSats)} (${commissionOver >= 0n ? '+' : ''}${commissionOver})`;
-      add({
-        kind,
-        subject: String(b.id),
-        message: `cash-out ${String(b.lamassuId)} (${String(b.status)}): ${what}`,
-        details: { ...b, clientExcessSats: clientOver.toString(), commissionExcessSats: commissionOver.toString() },
-      });
-    }
-
-    const statusRows = await c.query(
-      `SELECT kind, status, n::int AS n, sats::text AS sats, oldest, commission_since::text AS commission_since FROM recon_pay WHERE grp = 'status' ORDER BY kind, status`,
-    );
-    const commissionSince = opts.commissionSince
-      ? statusRows.rows.reduce((s, r) => s + BigInt(String(r.commission_since)), 0n).toString()
-      : null;
-    return {
-      findings,
-      counts,
-      summary: {
-        clients: Number(totals.clients),
-        storedTotalFiatMinor: str(totals.stored),
-        derivedTotalFiatMinor: str(totals.derived),
-        maxAbsBalanceDiscrepancyFiatMinor: str(totals.max_abs),
-        transactions: { total: Number(tx.total), byStatus, cryptoAtoms: str(tx.atoms), baseSats: str(tx.base), commissionSats: str(tx.commission) },
-        payoutsByStatus: statusRows.rows.map((r) => ({
-          kind: String(r.kind), status: String(r.status), count: Number(r.n), sats: String(r.sats), oldest: r.oldest ? (r.oldest as Date).toISOString() : null,
-        })),
-        commissionCompletedSinceSats: commissionSince,
-        timingsMs: timings,
-      },
-    };
+  const { tx, statusRows, clientHalf } = await withTransaction(pool, async (c) => {
+    const snapshot = String((await c.query('SELECT pg_export_snapshot() AS s')).rows[0]!.s);
+    if (!SNAPSHOT_ID.test(snapshot)) throw new Error(`unexpected snapshot id from pg_export_snapshot(): ${snapshot}`);
+    const clientPart = withTransaction(pool, async (b) => {
+      await b.query(`SET TRANSACTION SNAPSHOT '${snapshot}'`);
+      return reconcileClients(b, opts, timed);
+    }, 'BEGIN ISOLATION LEVEL REPEATABLE READ');
+    // Both halves end before either connection is released or rolled back (no query left running on it).
+    const [cashOuts, clients] = await Promise.allSettled([reconcileCashOuts(c, opts, timed), clientPart]);
+    if (cashOuts.status === 'rejected') throw cashOuts.reason;
+    if (clients.status === 'rejected') throw clients.reason;
+    const clientHalf = clients.value;
+    return { ...cashOuts.value, clientHalf };
   }, 'BEGIN ISOLATION LEVEL REPEATABLE READ');
+
+  const { totals } = clientHalf;
+  for (const r of clientHalf.mismatches) {
+    add({
+      kind: 'balance-mismatch',
+      subject: String(r.client_id),
+      message: `client ${String(r.client_id)}: stored balance ${String(r.stored)} ≠ derived ${String(r.derived)} (fiat minor units, difference ${String(r.diff)})`,
+      details: { clientId: r.client_id, storedFiatMinor: r.stored, derivedFiatMinor: r.derived, discrepancyFiatMinor: r.diff },
+    });
+  }
+  for (const r of clientHalf.pending) {
+    add({
+      kind: 'deposit-pending-long',
+      subject: String(r.client_id),
+      message: `client ${String(r.client_id)}: ${Number(r.old_pending)} deposit(s) pending for more than ${opts.pendingDepositHours} h`,
+      details: { clientId: r.client_id, count: Number(r.old_pending), depositIds: r.old_pending_ids, oldest: (r.oldest_pending as Date).toISOString() },
+    });
+  }
+  for (const d of clientHalf.discrepancies) {
+    add({
+      kind: 'commission-formula',
+      subject: d.id,
+      message: `cash-out ${d.lamassuId}: stored split base ${d.baseSats} / commission ${d.commissionSats}, the ${d.commissionModel} formula gives ${d.expectedBase} / ${d.expectedCommission}`,
+      details: { ...d },
+    });
+  }
+  const byStatus: Record<string, number> = {};
+  for (const [k, v] of Object.entries(tx.by_status as Record<string, unknown>)) byStatus[k] = Number(v);
+  for (const b of tx.bad as Array<Record<string, string | boolean | null>>) {
+    const base = BigInt(String(b.baseSats ?? '0'));
+    const clientOver = BigInt(String(b.clientSats)) + BigInt(String(b.unallocatedSats ?? '0')) - base;
+    const commissionOver = BigInt(String(b.commissionPaidSats)) - BigInt(String(b.commissionSats ?? '0'));
+    const kind: LedgerFinding['kind'] = b.splitBad || b.cancelledBad ? 'conservation' : clientOver > 0n || commissionOver > 0n ? 'payout-over-allocated' : 'payout-missing';
+    // Cancelled payouts' sats stay in the source wallet: they must be recorded on the cash-out (cancelled_sats).
+    const what = b.cancelledBad
+      ? `cancelled payouts ${String(b.cancelledPayoutSats)} sats, recorded cancelled_sats ${String(b.cancelledSats)}: sats left in the source wallet unrecorded`
+      : b.splitBad
+      ? `split base ${String(b.baseSats)} + commission ${String(b.commissionSats)} ≠ crypto_atoms ${String(b.cryptoAtoms)}`
+      : `client payouts ${String(b.clientSats)} + unallocated ${String(b.unallocatedSats ?? 0)} vs base ${String(b.baseSats)} (${clientOver >= 0n ? '+' : ''}${clientOver}); commission paid ${String(b.commissionPaidSats)} vs ${String(b.commissionSats)} (${commissionOver >= 0n ? '+' : ''}${commissionOver})`;
+    add({
+      kind,
+      subject: String(b.id),
+      message: `cash-out ${String(b.lamassuId)} (${String(b.status)}): ${what}`,
+      details: { ...b, clientExcessSats: clientOver.toString(), commissionExcessSats: commissionOver.toString() },
+    });
+  }
+  const commissionSince = opts.commissionSince
+    ? statusRows.reduce((s, r) => s + BigInt(String(r.commission_since)), 0n).toString()
+    : null;
+  return {
+    findings,
+    counts,
+    summary: {
+      clients: Number(totals.clients),
+      storedTotalFiatMinor: str(totals.stored),
+      derivedTotalFiatMinor: str(totals.derived),
+      maxAbsBalanceDiscrepancyFiatMinor: str(totals.max_abs),
+      transactions: { total: Number(tx.total), byStatus, cryptoAtoms: str(tx.atoms), baseSats: str(tx.base), commissionSats: str(tx.commission) },
+      payoutsByStatus: statusRows.map((r) => ({
+        kind: String(r.kind), status: String(r.status), count: Number(r.n), sats: String(r.sats), oldest: r.oldest ? (r.oldest as Date).toISOString() : null,
+      })),
+      commissionCompletedSinceSats: commissionSince,
+      timingsMs: timings,
+    },
+  };
+}
+
+type Timed = <T>(name: string, fn: () => Promise<T>) => Promise<T>;
+type Row = Record<string, unknown>;
+
+/** The cash-out half: payments per cash-out/status/kind in one pass, then conservation and the per-status view. */
+async function reconcileCashOuts(c: pg.PoolClient, opts: LedgerReconcileOptions, timed: Timed): Promise<{ tx: Row; statusRows: Row[] }> {
+  for (const setting of PAYMENTS_PASS_SETTINGS) await c.query(setting);
+  // The allocation's client and commission rows per cash-out whatever their status (a released payout stays
+  // part of its allocation).
+  await timed('paymentsAggregate', () =>
+    c.query(`CREATE TEMP TABLE recon_pay ON COMMIT DROP AS ${PAYMENTS_BY_TRANSACTION_SQL}`, [opts.commissionSince ?? null]),
+  );
+  await c.query('SET LOCAL enable_hashagg = on');
+  // Conservation per processed cash-out, one pass over the transactions joined to the per-cash-out sums; one
+  // row per status (the bad cash-outs of that status as JSON), summed up below.
+  const tx = await timed('conservation', async () => {
+    const { rows } = await c.query(
+      `SELECT status, count(*)::int AS n, sum(crypto_atoms)::text AS atoms, sum(base_sats)::text AS base, sum(commission_sats)::text AS commission,
+              COALESCE(json_agg(bad) FILTER (WHERE bad IS NOT NULL), '[]') AS bad
+         FROM (
+           SELECT v.status, v.crypto_atoms, v.base_sats, v.commission_sats,
+                  CASE WHEN v.split_bad OR v.cancelled_bad OR (v.reserved AND (v.client_sats + COALESCE(v.unallocated_sats, 0) <> v.base_sats
+                                                                           OR v.commission_paid <> v.commission_sats))
+                  THEN json_build_object('id', v.id, 'lamassuId', v.lamassu_id, 'status', v.status, 'cryptoAtoms', v.crypto_atoms::text,
+                                         'baseSats', v.base_sats::text, 'commissionSats', v.commission_sats::text, 'unallocatedSats', v.unallocated_sats::text,
+                                         'clientSats', v.client_sats::text, 'commissionPaidSats', v.commission_paid::text, 'splitBad', v.split_bad,
+                                         'cancelledSats', v.cancelled_sats::text, 'cancelledPayoutSats', v.cancelled_rows::text, 'cancelledBad', v.cancelled_bad) END AS bad
+             FROM (
+               SELECT t.*,
+                      t.status IN ('completed', 'processing') AND (t.base_sats IS NULL AND t.status = 'completed' OR t.base_sats + t.commission_sats <> t.crypto_atoms) AS split_bad,
+                      t.status IN ('completed', 'processing') AND t.base_sats IS NOT NULL AND (t.status = 'completed' OR t.has_payments OR t.unallocated_sats IS NOT NULL) AS reserved,
+                      t.cancelled_rows <> t.cancelled_sats AS cancelled_bad
+                 FROM (
+                   SELECT t.id, t.lamassu_id, t.status, t.crypto_atoms, t.base_sats, t.commission_sats, t.unallocated_sats, t.cancelled_sats,
+                          p.transaction_id IS NOT NULL AS has_payments, COALESCE(p.alloc_client_sats, 0) AS client_sats,
+                          COALESCE(p.commission_row_sats, 0) AS commission_paid, COALESCE(p.cancelled_row_sats, 0) AS cancelled_rows
+                     FROM satoshimachine.lamassu_transactions t
+                     LEFT JOIN (SELECT transaction_id,
+                                       sum(sats) FILTER (WHERE kind = 'client') AS alloc_client_sats,
+                                       sum(sats) FILTER (WHERE kind = 'commission') AS commission_row_sats,
+                                       sum(sats) FILTER (WHERE status = 'cancelled') AS cancelled_row_sats
+                                  FROM recon_pay GROUP BY transaction_id) p ON p.transaction_id = t.id
+                 ) t
+             ) v
+         ) x GROUP BY status`,
+    );
+    const sum = (k: string) => rows.reduce((s, r) => s + BigInt(String(r[k] ?? '0')), 0n).toString();
+    return {
+      total: rows.reduce((s, r) => s + Number(r.n), 0),
+      by_status: Object.fromEntries(rows.map((r) => [String(r.status), Number(r.n)])),
+      atoms: sum('atoms'), base: sum('base'), commission: sum('commission'),
+      bad: rows.flatMap((r) => r.bad as unknown[]),
+    };
+  });
+  const statusRows = await c.query(
+    `SELECT kind, status, sum(n)::int AS n, sum(sats)::text AS sats, min(oldest) AS oldest, sum(commission_since)::text AS commission_since
+       FROM recon_pay GROUP BY kind, status ORDER BY kind, status`,
+  );
+  return { tx, statusRows: statusRows.rows };
+}
+
+/** The client half: held debits and deposits per client, the balance snapshot, the commission formula. */
+async function reconcileClients(c: pg.PoolClient, opts: LedgerReconcileOptions, timed: Timed) {
+  for (const setting of PAYMENTS_PASS_SETTINGS) await c.query(setting);
+  await timed('heldDebits', () => c.query(`CREATE TEMP TABLE recon_held ON COMMIT DROP AS ${HELD_DEBITS_SQL}`));
+  await c.query('SET LOCAL enable_hashagg = on');
+  // Deposits, one pass: confirmed totals and long-pending deposits per client.
+  await timed('depositsAggregate', () =>
+    c.query(
+      `CREATE TEMP TABLE recon_dep ON COMMIT DROP AS
+       SELECT client_id,
+              COALESCE(sum(amount_fiat_minor) FILTER (WHERE status = 'confirmed'), 0)::bigint AS confirmed,
+              count(*) FILTER (WHERE status = 'pending' AND created_at < now() - make_interval(hours => $1::int))::int AS old_pending,
+              (array_agg(id ORDER BY created_at) FILTER (WHERE status = 'pending' AND created_at < now() - make_interval(hours => $1::int)))[1:20] AS old_pending_ids,
+              min(created_at) FILTER (WHERE status = 'pending' AND created_at < now() - make_interval(hours => $1::int)) AS oldest_pending
+         FROM satoshimachine.deposits GROUP BY client_id`,
+      [opts.pendingDepositHours],
+    ),
+  );
+  // Stored vs derived per client (derived = confirmed deposits − payout debits held (reserved, completed, or
+  // failed and not yet compensated) + adjustments), kept as the daily snapshot.
+  await timed('balanceSnapshot', async () => {
+    await c.query('DELETE FROM satoshimachine.balance_snapshots WHERE report_id = $1', [opts.reportId]);
+    await c.query(
+      `INSERT INTO satoshimachine.balance_snapshots (report_id, client_id, stored_fiat_minor, derived_fiat_minor)
+       SELECT $1, cl.id, cl.remaining_balance_fiat_minor, COALESCE(d.confirmed, 0) - COALESCE(p.held_debit, 0) + COALESCE(a.total, 0)
+         FROM satoshimachine.clients cl
+         LEFT JOIN recon_dep d ON d.client_id = cl.id
+         LEFT JOIN recon_held p ON p.client_id = cl.id
+         LEFT JOIN (SELECT client_id, sum(amount_fiat_minor)::bigint AS total FROM satoshimachine.adjustments GROUP BY client_id) a ON a.client_id = cl.id`,
+      [opts.reportId],
+    );
+  });
+  const totals = await timed('balanceCompare', async () => {
+    const { rows } = await c.query(
+      `SELECT count(*)::int AS clients, COALESCE(sum(stored_fiat_minor), 0)::text AS stored, COALESCE(sum(derived_fiat_minor), 0)::text AS derived,
+              COALESCE(max(abs(stored_fiat_minor - derived_fiat_minor)), 0)::text AS max_abs
+         FROM satoshimachine.balance_snapshots WHERE report_id = $1`,
+      [opts.reportId],
+    );
+    return rows[0]!;
+  });
+  const mismatches = await c.query(
+    `SELECT client_id, stored_fiat_minor::text AS stored, derived_fiat_minor::text AS derived, (stored_fiat_minor - derived_fiat_minor)::text AS diff
+       FROM satoshimachine.balance_snapshots WHERE report_id = $1 AND stored_fiat_minor <> derived_fiat_minor
+      ORDER BY abs(stored_fiat_minor - derived_fiat_minor) DESC, client_id`,
+    [opts.reportId],
+  );
+  const pending = await c.query(`SELECT client_id, old_pending, old_pending_ids, oldest_pending FROM recon_dep WHERE old_pending > 0 ORDER BY oldest_pending`);
+  // Commission re-verified for every cash-out with a split: the runbook's query, exact (no ± 1 sat tolerance).
+  const discrepancies = await timed('commissionVerify', () => findCommissionDiscrepancies(c));
+  return { totals, mismatches: mismatches.rows, pending: pending.rows, discrepancies };
 }
 
 export interface PayoutToVerify {
