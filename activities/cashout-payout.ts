@@ -11,7 +11,7 @@
  * succeeded for exactly the amount. Any disagreement is a PayoutDisagreementError (non-retryable, critical alert).
  * LNbits' rows are read through the payments list, which never changes their state (LnbitsClient.paymentRows).
  */
-import { Context } from '@temporalio/activity';
+import { withHeartbeat } from './heartbeat';
 import {
   attributeCredit,
   attributedCreditHashes,
@@ -62,18 +62,6 @@ export const toView = (p: {
   id: p.id, kind: p.kind, clientId: p.clientId, amountSats: p.amountSats, fiatDebitMinor: p.fiatDebit,
   status: p.status, attempts: p.attempts, lastError: p.lastError, paymentHash: p.paymentHash,
 });
-
-/** Heartbeats while `fn` runs, so a killed worker's transfer is retried after heartbeatTimeout, not startToClose. */
-async function withHeartbeat<T>(fn: () => Promise<T>): Promise<T> {
-  const ctx = Context.current();
-  ctx.heartbeat();
-  const timer = setInterval(() => ctx.heartbeat(), 1_000);
-  try {
-    return await fn();
-  } finally {
-    clearInterval(timer);
-  }
-}
 
 const message = (err: unknown) => (err instanceof Error ? `${err.name}: ${err.message}` : String(err));
 

@@ -31,6 +31,7 @@ import { createCashOutChecks, type RefusedRecord } from './cashout-checks';
 import { checkCashOutConservation, type ConservationResult } from './cashout-conservation';
 import { createPayoutProof } from './payout-release-proof';
 import type { ActivityDeps } from './deps';
+import { heartbeating } from './heartbeat';
 
 export type { PayoutView };
 
@@ -98,7 +99,9 @@ export function createCashOutActivities(deps: ActivityDeps, opts: CashOutActivit
     return allocate({ baseSats: tx.baseSats, dispensedFiat: tx.fiatMinor, clients });
   }
 
-  return {
+  // Every step heartbeats: workflows/cashout.ts schedules them with a heartbeatTimeout (CASHOUT_STEP_HEARTBEAT_PATCH),
+  // so a step whose worker was killed is retried after seconds, not after its one-minute startToCloseTimeout.
+  return heartbeating({
     ...payout,
     ...checks.activities,
 
@@ -314,7 +317,7 @@ export function createCashOutActivities(deps: ActivityDeps, opts: CashOutActivit
       await resolveAlerts(deps, { dedupKeyLike: `cashout-needs-attention:${input.transactionId}:%` }, 'satmachine', `cash-out ${tx.lamassuId} completed`).catch(() => []);
       return { payouts: views(rows), conservation };
     },
-  };
+  });
 }
 
 export type CashOutActivities = ReturnType<typeof createCashOutActivities>;

@@ -18,6 +18,7 @@ import { cashOutWorkflowId } from '../domain/constants';
 import type { ActivityDeps } from './deps';
 import { createPollFailureTracker } from './poll-failures';
 import { checkSystemReady, type ReadinessResult } from './poller-readiness';
+import { withHeartbeat } from './heartbeat';
 import { temporalConnectOptions } from '../config/temporal-connection';
 
 /** At most this many new rows per fetch result (~0.5 KB each): keeps the poller's history small. */
@@ -151,96 +152,19 @@ export function createLamassuIngestion(deps: ActivityDeps, opts: LamassuIngestio
   }
 
   const activities = {
+    // The poller's activities heartbeat (workflows/poller.ts schedules them with a heartbeatTimeout): a worker
+    // killed during a poll holds the poller for seconds, not for the startToCloseTimeout (minutes).
     async checkPollerReadiness(): Promise<ReadinessResult> {
-      return checkSystemReady(deps);
+      return withHeartbeat(() => checkSystemReady(deps));
     },
 
     /** Throws when Lamassu or the ledger cannot be read: a failure is never an empty result. */
     async fetchNewCashOuts(input: FetchNewCashOutsInput = {}): Promise<FetchNewCashOutsResult> {
-      const { fiatCode, fiatDecimals, lookbackHours } = config.lamassu;
-      // The later of config lamassu.payFrom and the cut-over an import stored in the ledger.
-      const payFrom = await effectivePayFrom(pool, config.lamassu.payFrom);
-      let read;
-      try {
-        read = await fetchQualifyingCashOuts(lamassuConnection(), { fiatCode, lookbackHours, payFrom, lastCompletePollAt: input.lastCompletePollAt });
-      } catch (err) {
-        await pollFailures.failed(err);
-        throw err;
-      }
-      await pollFailures.succeeded().catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not record the successful poll'));
-      const known = await knownLamassuIds(pool, read.rows.map((r) => r.id));
-      const fresh: LamassuCashOut[] = [];
-      const rejections: Rejection[] = [];
-      let knownCount = 0;
-      for (const raw of read.rows) {
-        const ledgerStatus = known.get(raw.id.toLowerCase());
-        // Processed (or being processed) already: whatever the row says now, it is not ours to judge again.
-        if (ledgerStatus !== undefined && ledgerStatus !== 'rejected') {
-          knownCount++;
-          continue;
-        }
-        const v = validateLamassuRow(raw, { fiatCode, fiatDecimals });
-        if (!v.ok) rejections.push({ raw, field: v.field, reason: v.reason });
-        else if (ledgerStatus === undefined) fresh.push(v.row);
-        else knownCount++; // rejected once, valid now: still never paid automatically
-      }
-      // Idempotent every poll while the row is in the window: records once, alerts until the alert is noted.
-      const { recorded, unalerted } = await recordRejections(pool, rejections);
-      await alertRejected(rejections, unalerted);
-      const max = input.maxRows ?? MAX_NEW_ROWS_PER_POLL;
-      const result = {
-        rows: fresh.slice(0, max),
-        truncated: fresh.length > max,
-        fetched: read.rows.length,
-        known: knownCount,
-        rejectedNew: recorded.length,
-        dbNow: read.dbNow,
-        windowStart: read.windowStart,
-      };
-      log.info({ fetched: result.fetched, known: result.known, new: fresh.length, rejectedNew: result.rejectedNew, windowStart: read.windowStart }, 'lamassu poll');
-      await checkDispensedNotFinal().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'dispensed-not-final check failed (retried next poll)'));
-      return result;
+      return withHeartbeat(() => fetchNew(input));
     },
 
-    /**
-     * Starts `cashOutWorkflow` for each row under its deterministic id (client/cashout.ts, REJECT_DUPLICATE +
-     * FAIL): an id that was ever started (running or closed, within retention) is refused by Temporal and
-     * counted 'skipped' — nothing runs twice; past retention the ledger's UNIQUE(lamassu_id) + run id stop it.
-     */
     async startCashOutWorkflows(input: { rows: LamassuCashOut[] }): Promise<StartCashOutsResult> {
-      const client = await temporalClient();
-      const out: StartCashOutsResult = { started: [], skipped: [], failed: [], rejected: [] };
-      const rejections: Rejection[] = [];
-      for (const row of input.rows) {
-        try {
-          let outcome = await startCashOut(client, config, row);
-          // Started before but never recorded in the ledger, its run closed (terminated before its first task):
-          // nothing of it can move money (recording is its first step), so it is started again (issue 19).
-          if (outcome === 'already-started' && (await restartable(client, row.id))) {
-            outcome = await startCashOut(client, config, row, { restartClosed: true });
-            if (outcome === 'started') log.warn({ lamassuId: row.id }, 'cash-out restarted: its earlier run closed before recording it');
-          }
-          (outcome === 'started' ? out.started : out.skipped).push(row.id);
-        } catch (err) {
-          const error = causeChain(err).slice(0, 500);
-          if (!isPermanentStartError(err)) {
-            out.failed.push({ id: row.id, error });
-            continue;
-          }
-          // One bad row never blocks the others: recorded rejected with its reason, alerted once, not retried.
-          out.rejected!.push({ id: row.id, error });
-          const raw = Object.fromEntries(Object.entries(toRawRow(row)).map(([k, v]) => [k, v === null || v === undefined ? null : String(v)])) as unknown as RawCashOutRow;
-          rejections.push({ raw, field: '(workflow start)', reason: `the cash-out workflow could not be started: ${error}` });
-        }
-      }
-      if (rejections.length) {
-        const { unalerted } = await recordRejections(pool, rejections);
-        await alertRejected(rejections, unalerted);
-      }
-      // Nothing got through at all (e.g. Temporal unreachable): fail so Temporal retries with backoff.
-      if (out.failed.length && !out.started.length && !out.skipped.length && !out.rejected!.length) throw new Error(`starting cash-out workflows failed: ${out.failed[0]!.error}`);
-      if (out.started.length || out.skipped.length) log.info({ started: out.started, skipped: out.skipped, failed: out.failed.length }, 'cash-out workflows');
-      return out;
+      return withHeartbeat(() => startCashOuts(input));
     },
 
     /** The step-by-step Lamassu connection report (no secrets in it). */
@@ -248,6 +172,94 @@ export function createLamassuIngestion(deps: ActivityDeps, opts: LamassuIngestio
       return testLamassuConnection(config.lamassu);
     },
   };
+
+  /** Throws when Lamassu or the ledger cannot be read: a failure is never an empty result. */
+  async function fetchNew(input: FetchNewCashOutsInput): Promise<FetchNewCashOutsResult> {
+    const { fiatCode, fiatDecimals, lookbackHours } = config.lamassu;
+    // The later of config lamassu.payFrom and the cut-over an import stored in the ledger.
+    const payFrom = await effectivePayFrom(pool, config.lamassu.payFrom);
+    let read;
+    try {
+      read = await fetchQualifyingCashOuts(lamassuConnection(), { fiatCode, lookbackHours, payFrom, lastCompletePollAt: input.lastCompletePollAt });
+    } catch (err) {
+      await pollFailures.failed(err);
+      throw err;
+    }
+    await pollFailures.succeeded().catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not record the successful poll'));
+    const known = await knownLamassuIds(pool, read.rows.map((r) => r.id));
+    const fresh: LamassuCashOut[] = [];
+    const rejections: Rejection[] = [];
+    let knownCount = 0;
+    for (const raw of read.rows) {
+      const ledgerStatus = known.get(raw.id.toLowerCase());
+      // Processed (or being processed) already: whatever the row says now, it is not ours to judge again.
+      if (ledgerStatus !== undefined && ledgerStatus !== 'rejected') {
+        knownCount++;
+        continue;
+      }
+      const v = validateLamassuRow(raw, { fiatCode, fiatDecimals });
+      if (!v.ok) rejections.push({ raw, field: v.field, reason: v.reason });
+      else if (ledgerStatus === undefined) fresh.push(v.row);
+      else knownCount++; // rejected once, valid now: still never paid automatically
+    }
+    // Idempotent every poll while the row is in the window: records once, alerts until the alert is noted.
+    const { recorded, unalerted } = await recordRejections(pool, rejections);
+    await alertRejected(rejections, unalerted);
+    const max = input.maxRows ?? MAX_NEW_ROWS_PER_POLL;
+    const result = {
+      rows: fresh.slice(0, max),
+      truncated: fresh.length > max,
+      fetched: read.rows.length,
+      known: knownCount,
+      rejectedNew: recorded.length,
+      dbNow: read.dbNow,
+      windowStart: read.windowStart,
+    };
+    log.info({ fetched: result.fetched, known: result.known, new: fresh.length, rejectedNew: result.rejectedNew, windowStart: read.windowStart }, 'lamassu poll');
+    await checkDispensedNotFinal().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'dispensed-not-final check failed (retried next poll)'));
+    return result;
+  }
+
+  /**
+   * Starts `cashOutWorkflow` for each row under its deterministic id (client/cashout.ts, REJECT_DUPLICATE +
+   * FAIL): an id that was ever started (running or closed, within retention) is refused by Temporal and
+   * counted 'skipped' — nothing runs twice; past retention the ledger's UNIQUE(lamassu_id) + run id stop it.
+   */
+  async function startCashOuts(input: { rows: LamassuCashOut[] }): Promise<StartCashOutsResult> {
+    const client = await temporalClient();
+    const out: StartCashOutsResult = { started: [], skipped: [], failed: [], rejected: [] };
+    const rejections: Rejection[] = [];
+    for (const row of input.rows) {
+      try {
+        let outcome = await startCashOut(client, config, row);
+        // Started before but never recorded in the ledger, its run closed (terminated before its first task):
+        // nothing of it can move money (recording is its first step), so it is started again (issue 19).
+        if (outcome === 'already-started' && (await restartable(client, row.id))) {
+          outcome = await startCashOut(client, config, row, { restartClosed: true });
+          if (outcome === 'started') log.warn({ lamassuId: row.id }, 'cash-out restarted: its earlier run closed before recording it');
+        }
+        (outcome === 'started' ? out.started : out.skipped).push(row.id);
+      } catch (err) {
+        const error = causeChain(err).slice(0, 500);
+        if (!isPermanentStartError(err)) {
+          out.failed.push({ id: row.id, error });
+          continue;
+        }
+        // One bad row never blocks the others: recorded rejected with its reason, alerted once, not retried.
+        out.rejected!.push({ id: row.id, error });
+        const raw = Object.fromEntries(Object.entries(toRawRow(row)).map(([k, v]) => [k, v === null || v === undefined ? null : String(v)])) as unknown as RawCashOutRow;
+        rejections.push({ raw, field: '(workflow start)', reason: `the cash-out workflow could not be started: ${error}` });
+      }
+    }
+    if (rejections.length) {
+      const { unalerted } = await recordRejections(pool, rejections);
+      await alertRejected(rejections, unalerted);
+    }
+    // Nothing got through at all (e.g. Temporal unreachable): fail so Temporal retries with backoff.
+    if (out.failed.length && !out.started.length && !out.skipped.length && !out.rejected!.length) throw new Error(`starting cash-out workflows failed: ${out.failed[0]!.error}`);
+    if (out.started.length || out.skipped.length) log.info({ started: out.started, skipped: out.skipped, failed: out.failed.length }, 'cash-out workflows');
+    return out;
+  }
 
   return {
     activities,

@@ -77,7 +77,11 @@ function failureChain(err: unknown): string {
   return parts.slice(1).join(' ← ') || String(err);
 }
 
-/** The runbook's recovery of one stuck cash-out through the real CLI binary: retry, then cancel-failed. */
+/**
+ * The runbook's recovery of one stuck cash-out through the real CLI binary: retry, then cancel-failed (§3). A
+ * HELD cash-out (a plausibility check failed: the fuzz campaign's implausible rows) is the operator's decision,
+ * not a failure: retry and cancel-failed refuse it; §7's `tx reject` settles it without paying (`rejected`).
+ */
 async function recover(stack: ChaosStack, id: string, statusBefore: string, waitMs: number): Promise<Recovery[]> {
   const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', SATMACHINE_CONFIG: stack.configFile };
   const out: Recovery[] = [];
@@ -91,10 +95,15 @@ async function recover(stack: ChaosStack, id: string, statusBefore: string, wait
     (r) => JSON.stringify(r.rows[0]?.row ?? null),
     (e: unknown) => `(unreadable: ${(e as Error).message})`,
   );
-  for (const argv of [['tx', 'retry', id, '--reason', 'chaos campaign'], ['tx', 'cancel-failed', id, '--reason', 'chaos campaign']]) {
+  const held = statusBefore === 'held';
+  const commands = held
+    ? [['tx', 'reject', id, '--reason', 'chaos campaign: implausible row, not paid']]
+    : [['tx', 'retry', id, '--reason', 'chaos campaign'], ['tx', 'cancel-failed', id, '--reason', 'chaos campaign']];
+  const settled = (s: string) => s === (held ? 'rejected' : 'completed');
+  for (const argv of commands) {
     const r = await runBinary(argv, env);
-    const statusAfter = r.code === 0 ? await waitStatus(stack, id, (s) => s === 'completed', waitMs) : await ledgerStatus(stack, id);
-    const recovered = statusAfter === 'completed';
+    const statusAfter = r.code === 0 ? await waitStatus(stack, id, settled, waitMs) : await ledgerStatus(stack, id);
+    const recovered = settled(statusAfter);
     const lastErrors = recovered
       ? []
       : (await stack.ledger.query(`SELECT p.kind, p.status, p.last_error FROM satoshimachine.payments p JOIN satoshimachine.lamassu_transactions t ON t.id = p.transaction_id

@@ -84,7 +84,9 @@ async function hostKeyCheck(config: Config): Promise<ConfigCheck> {
   try {
     const result = await testLamassuConnection(config.lamassu);
     const step = result.steps.find((s) => s.step === 'host-key');
-    if (step) return { name, status: step.ok ? 'ok' : 'fail', detail: step.detail };
+    // A handshake cut before the host key was seen (sshd or the machine slow, a timeout) proves nothing about the
+    // key: unverified, not wrong — the worker must not refuse to start for it (the poller retries the link).
+    if (step) return { name, status: step.ok ? 'ok' : step.transient ? 'unreachable' : 'fail', detail: step.detail };
     const last = result.steps.at(-1);
     return { name, status: last?.step === 'config' ? 'fail' : 'unreachable', detail: last ? `${last.step}: ${last.detail}` : 'not checked' };
   } catch (err) {

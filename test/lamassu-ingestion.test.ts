@@ -8,6 +8,8 @@ import { validateLamassuRow } from '../domain/lamassu-row';
 import { LamassuConnectionError } from '../adapters/lamassu/connection';
 import { HostKeyMismatchError } from '../adapters/lamassu/host-key';
 import { runConnectionTest } from '../client/commands/connection-test';
+import { checkConfig } from '../client/config-check';
+import net from 'node:net';
 import { createIngestionFixture, WRONG_FINGERPRINT, type IngestionFixture } from './support/ingestion-fixture';
 import { startSshd } from './support/sshd';
 
@@ -378,4 +380,23 @@ describe('connection test', () => {
       assert.match(text, /FAIL\s+host-key\s+SSH host key mismatch/);
       assert.match(text, /FAILED at step "host-key"/);
     }, { hostKeySha256: WRONG_FINGERPRINT }));
+
+  test('an SSH server that never finishes its handshake (a slow machine): the host key is unverified, not wrong — config check does not fail', () =>
+    withFixture(async ({ config }) => {
+      // Accepts TCP, never says a word: the handshake times out before any host key is presented.
+      const sockets: net.Socket[] = [];
+      const silent = net.createServer((s) => void sockets.push(s.on('error', () => undefined)));
+      await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+      try {
+        const port = (silent.address() as net.AddressInfo).port;
+        const slow = { ...config, lamassu: { ...config.lamassu, ssh: { ...config.lamassu.ssh!, host: '127.0.0.1', port, readyTimeoutMs: 1_000 } } };
+        const report = await checkConfig(slow);
+        const hostKey = report.checks.find((c) => c.name === 'lamassu.ssh.hostKeySha256')!;
+        assert.equal(hostKey.status, 'unreachable', JSON.stringify(hostKey));
+        assert.match(hostKey.detail, /SSH handshake failed before the host key was checked/);
+      } finally {
+        for (const s of sockets) s.destroy();
+        await new Promise((r) => silent.close(r));
+      }
+    }));
 });

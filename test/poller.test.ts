@@ -33,11 +33,16 @@ interface RunningPoller {
  * ingestion activities of a fresh fixture. Cash-outs go to another queue that no worker serves: the test
  * only checks that they were started, exactly once. Everything is terminated and dropped afterwards.
  */
-async function withPoller(fn: (p: RunningPoller) => Promise<void>, opts: IngestionFixtureOptions & { pollsPerRun?: number; before?: (f: IngestionFixture) => Promise<void> } = {}) {
+type IngestionActivities = IngestionFixture['ingestion']['activities'];
+
+async function withPoller(
+  fn: (p: RunningPoller) => Promise<void>,
+  opts: IngestionFixtureOptions & { pollsPerRun?: number; before?: (f: IngestionFixture) => Promise<void>; activities?: (a: IngestionActivities) => IngestionActivities } = {},
+) {
   const cashOutTaskQueue = uniqueTaskQueue('cashout');
   const f = await createIngestionFixture({ ...opts, cashOutTaskQueue, temporalClient: client });
   const taskQueue = uniqueTaskQueue('poller');
-  const worker = await startTestWorker({ taskQueue, activities: f.ingestion.activities });
+  const worker = await startTestWorker({ taskQueue, activities: opts.activities ? opts.activities(f.ingestion.activities) : f.ingestion.activities });
   const workflowId = `lamassu-poller-test-${randomBytes(4).toString('hex')}`;
   const started: string[] = [];
   try {
@@ -223,3 +228,50 @@ test('continue-as-new after pollsPerRun polls carries counters and the window', 
     const s3 = await waitFor('first poll of the new run', (x) => x.pollsThisRun >= 1);
     assert.deepEqual(s3.counts, { polls: 3, started: 1, skipped: 2, rejected: 0 });
   }, { pollsPerRun: 2, before: async (f) => void (await f.lamassu.insertCashOut()) }));
+
+test('a worker gone during a poll (no answer, no heartbeat): the fetch is retried after its 10 s heartbeat timeout, not its 2-minute startToClose', () => {
+  // The first attempt behaves like a SIGKILLed worker: it never answers and never heartbeats.
+  let release = () => {};
+  const gone = new Promise<never>((_, reject) => (release = () => reject(new Error('test over'))));
+  gone.catch(() => undefined);
+  let calls = 0;
+  return withPoller(async ({ workflowId, waitFor }) => {
+    const t0 = Date.now();
+    try {
+      const s = await waitFor('the poll, retried on a live worker', (x) => x.counts.polls >= 1, 60_000);
+      assert.deepEqual([s.counts.started, s.lastError], [1, null]);
+      assert.ok(Date.now() - t0 < 45_000, `the poller was held ${Date.now() - t0} ms`);
+      const attempts = await fetchAttempts(workflowId);
+      assert.deepEqual(attempts.map((a) => a.attempt), [2]);
+      assert.match(attempts[0]!.lastFailure!, /Heartbeat timeout/);
+    } finally {
+      release();
+    }
+  }, {
+    activities: (a) => ({ ...a, fetchNewCashOuts: (input) => (++calls === 1 ? gone : a.fetchNewCashOuts(input)) }),
+    before: async (f) => void (await f.lamassu.insertCashOut()),
+  });
+});
+
+test('a fetch held longer than the heartbeat timeout (Lamassu slow) heartbeats: it ends in its first attempt', async () => {
+  let locker: pg.Client | undefined;
+  try {
+    await withPoller(async ({ workflowId, waitFor }) => {
+      await new Promise((r) => setTimeout(r, 12_000)); // the first poll's fetch waits for the lock, > 10 s
+      await locker!.query('ROLLBACK');
+      const s = await waitFor('the held fetch', (x) => x.counts.polls >= 1, 30_000);
+      assert.deepEqual([s.counts.started, s.lastError], [1, null]);
+      assert.deepEqual((await fetchAttempts(workflowId)).map((a) => a.attempt), [1]);
+    }, {
+      before: async (f) => {
+        await f.lamassu.insertCashOut();
+        locker = new pg.Client({ connectionString: f.lamassu.url });
+        locker.on('error', () => undefined);
+        await locker.connect();
+        await locker.query('BEGIN; LOCK TABLE cash_out_txs IN ACCESS EXCLUSIVE MODE');
+      },
+    });
+  } finally {
+    await locker?.end().catch(() => undefined);
+  }
+});

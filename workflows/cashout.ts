@@ -53,7 +53,17 @@ export const cancelFailedPayoutsUpdate = defineUpdate<OperatorActionResult, [Can
 const retry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes: [...BUSINESS_ERROR_TYPES] };
 
 // Steps ride out outages of LNbits or the ledger for about half an hour (60 attempts, 30 s apart at most).
-const steps = proxyActivities<CashOutActivities>({ startToCloseTimeout: '1 minute', retry: { ...retry, maximumAttempts: 60 } });
+const stepOptions = { startToCloseTimeout: '1 minute', retry: { ...retry, maximumAttempts: 60 } } as const;
+/**
+ * The steps and the compensation heartbeat (activities/cashout.ts): with a heartbeatTimeout, a step whose worker
+ * was killed (the record step too: until it ran the cash-out is not even in the ledger) is retried after seconds
+ * instead of after its one-minute startToCloseTimeout. Decided once per run, at its start; histories from
+ * before this patch replay with the options they were scheduled with.
+ */
+export const CASHOUT_STEP_HEARTBEAT_PATCH = 'cashout-step-heartbeat';
+const STEP_HEARTBEAT = { heartbeatTimeout: '10 seconds' } as const;
+const stepsBefore = proxyActivities<CashOutActivities>(stepOptions);
+const stepsHeartbeating = proxyActivities<CashOutActivities>({ ...stepOptions, ...STEP_HEARTBEAT });
 // Transfers: heartbeats make a killed worker's attempt time out in seconds; exponential back-off.
 const transfers = proxyActivities<CashOutActivities>({
   startToCloseTimeout: '2 minutes',
@@ -61,7 +71,9 @@ const transfers = proxyActivities<CashOutActivities>({
   retry: { ...retry, maximumAttempts: 8 },
 });
 // Compensation must not give up: it retries (with back-off) until the ledger answers.
-const compensation = proxyActivities<CashOutActivities>({ startToCloseTimeout: '1 minute', retry: { ...retry, maximumInterval: '1 minute' } });
+const compensationOptions = { startToCloseTimeout: '1 minute', retry: { ...retry, maximumInterval: '1 minute' } } as const;
+const compensationBefore = proxyActivities<CashOutActivities>(compensationOptions);
+const compensationHeartbeating = proxyActivities<CashOutActivities>({ ...compensationOptions, ...STEP_HEARTBEAT });
 
 /** A payout stage that ended with failed transfers. */
 class PayoutStageFailed extends Error {}
@@ -89,6 +101,9 @@ export async function cashOutWorkflow(input: CashOutInput): Promise<CashOutResul
 async function runCashOut(input: CashOutInput): Promise<CashOutResult> {
   const { row } = input;
   const info = workflowInfo();
+  const beat = patched(CASHOUT_STEP_HEARTBEAT_PATCH);
+  const steps = beat ? stepsHeartbeating : stepsBefore;
+  const compensation = beat ? compensationHeartbeating : compensationBefore;
   const haltRecheckMs = (input.haltRecheckSeconds ?? 30) * 1000;
   const state: CashOutState = {
     lamassuTxId: row.id, workflowId: info.workflowId, runId: info.runId, transactionId: null,

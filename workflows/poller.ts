@@ -14,11 +14,13 @@ import {
   defineQuery,
   defineSignal,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { ActivityOptions } from '@temporalio/workflow';
 import type { LamassuActivities } from '../activities/lamassu';
 import { BUSINESS_ERROR_TYPES } from '../domain/errors';
 import type { LamassuCashOut } from '../domain/lamassu-row';
@@ -96,14 +98,13 @@ const initialState = (): PollerState => ({
   pollLimit: null,
 });
 
-const { checkPollerReadiness } = proxyActivities<LamassuActivities>({
+const readinessOptions: ActivityOptions = {
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 3 },
-});
-
+};
 // Link failures are retried with backoff; after the last attempt the poller records the error and tries
 // again at the next poll (so `status` shows it). A wrong host key will not fix itself: no retries.
-const { fetchNewCashOuts } = proxyActivities<LamassuActivities>({
+const fetchOptions: ActivityOptions = {
   startToCloseTimeout: '2 minutes',
   retry: {
     initialInterval: '2 seconds',
@@ -112,12 +113,32 @@ const { fetchNewCashOuts } = proxyActivities<LamassuActivities>({
     maximumAttempts: 5,
     nonRetryableErrorTypes: ['HostKeyMismatchError', ...BUSINESS_ERROR_TYPES],
   },
-});
-
-const { startCashOutWorkflows } = proxyActivities<LamassuActivities>({
+};
+const startOptions: ActivityOptions = {
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
-});
+};
+
+/**
+ * The poll's activities heartbeat (activities/lamassu.ts): with a heartbeatTimeout, an attempt whose worker
+ * died (SIGKILL, OOM, a redeploy) is retried on another worker after seconds. Without it the poller waited for
+ * the startToCloseTimeout — up to 2 minutes per killed poll, and no cash-out was ingested meanwhile. Histories
+ * from before this patch replay with the options they were scheduled with.
+ */
+export const POLLER_HEARTBEAT_PATCH = 'poller-activity-heartbeat';
+const POLL_HEARTBEAT: ActivityOptions = { heartbeatTimeout: '10 seconds' };
+// Proxies take their options when created: one set per option set, picked per call.
+const before = {
+  checkPollerReadiness: proxyActivities<LamassuActivities>(readinessOptions).checkPollerReadiness,
+  fetchNewCashOuts: proxyActivities<LamassuActivities>(fetchOptions).fetchNewCashOuts,
+  startCashOutWorkflows: proxyActivities<LamassuActivities>(startOptions).startCashOutWorkflows,
+};
+const heartbeating = {
+  checkPollerReadiness: proxyActivities<LamassuActivities>({ ...readinessOptions, ...POLL_HEARTBEAT }).checkPollerReadiness,
+  fetchNewCashOuts: proxyActivities<LamassuActivities>({ ...fetchOptions, ...POLL_HEARTBEAT }).fetchNewCashOuts,
+  startCashOutWorkflows: proxyActivities<LamassuActivities>({ ...startOptions, ...POLL_HEARTBEAT }).startCashOutWorkflows,
+};
+const pollActivities = () => (patched(POLLER_HEARTBEAT_PATCH) ? heartbeating : before);
 
 /** Rows per start activity: pause is honoured between batches. */
 const START_BATCH = 25;
@@ -167,14 +188,14 @@ export async function lamassuPollerWorkflow(input: PollerInput): Promise<void> {
 
   async function poll(limit: number | null): Promise<void> {
     state.lastPollAt = now();
-    const readiness = await checkPollerReadiness().catch((err: unknown) => ({ ready: false, reason: `readiness check failed: ${describe(err)}` }));
+    const readiness = await pollActivities().checkPollerReadiness().catch((err: unknown) => ({ ready: false, reason: `readiness check failed: ${describe(err)}` }));
     state.ready = readiness.ready;
     state.notReadyReason = readiness.reason;
     if (!readiness.ready) return;
 
     let fetched;
     try {
-      fetched = await fetchNewCashOuts({ lastCompletePollAt: state.lastCompletePollDbTime });
+      fetched = await pollActivities().fetchNewCashOuts({ lastCompletePollAt: state.lastCompletePollDbTime });
     } catch (err) {
       return failed(err);
     }
@@ -191,7 +212,7 @@ export async function lamassuPollerWorkflow(input: PollerInput): Promise<void> {
       }
       const batch: LamassuCashOut[] = rows.slice(i, i + START_BATCH);
       try {
-        const r = await startCashOutWorkflows({ rows: batch });
+        const r = await pollActivities().startCashOutWorkflows({ rows: batch });
         summary.started += r.started.length;
         summary.skipped += r.skipped.length;
         summary.failed += r.failed.length;

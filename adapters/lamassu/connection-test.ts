@@ -11,6 +11,8 @@ export interface ConnectionTestStep {
   ok: boolean;
   detail: string;
   ms: number;
+  /** Failed for a reason that may pass (the handshake timed out or was cut before the host key was seen). */
+  transient?: boolean;
 }
 
 export interface ConnectionTestResult {
@@ -81,7 +83,11 @@ export async function testLamassuConnection(config: LamassuConfig): Promise<Conn
         });
       } catch (err) {
         if (err instanceof HostKeyMismatchError) return (record('host-key', false, err.message), result);
-        if (!hostKeySeen) return (record('host-key', false, `SSH handshake failed before the host key was checked: ${message(err)}`), result);
+        if (!hostKeySeen) {
+          record('host-key', false, `SSH handshake failed before the host key was checked: ${message(err)}`);
+          result.steps.at(-1)!.transient = true;
+          return result;
+        }
         const stage = err instanceof TunnelError ? err.stage : 'authenticate';
         return (record('authenticated', false, stage === 'authenticate' ? message(err) : `after authentication: ${message(err)}`), result);
       }
