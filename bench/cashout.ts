@@ -505,15 +505,27 @@ async function main(): Promise<void> {
     // worker runs at most RAIL_MAX_IN_FLIGHT activities at once (the SDK's maxConcurrentActivityTaskExecutions).
     const railInFlight = Math.min(CONCURRENT * world.config.payoutConcurrency, RAIL_MAX_IN_FLIGHT);
     const rail = RAIL ? await runRail(world, CONCURRENT * (CLIENTS + 1), railInFlight, cpuIds) : null;
+    if (rail) process.stderr.write(`[bench] raw rail: ${rail.payouts} payouts at ${rail.inFlight} in flight in ${rail.totalS} s = ${rail.payoutsPerSecond} payouts/s\n`);
     const verifiedRail = VERIFIED_RAIL ? await runRail(world, CONCURRENT * (CLIENTS + 1), railInFlight, cpuIds, true) : null;
+    if (verifiedRail) process.stderr.write(`[bench] verified rail: ${verifiedRail.payoutsPerSecond} payouts/s\n`);
     const benchPeakRssMiB = round(process.resourceUsage().maxRSS / 1024, 1);
     const workerPeakRssMiB = workerPid ? rssMiB(workerPid, 'VmHWM') : null;
 
     const pgVersion = (await world.db.pool.query('SHOW server_version')).rows[0].server_version as string;
-    const temporalVersion = /temporal version (\S+)/.exec(execFileSync(toolPaths().temporalCli, ['--version'], { encoding: 'utf8' }))?.[1] ?? 'unknown';
-    const lnbitsSite = path.join(path.dirname(path.dirname(toolPaths().lnbits)), 'lib');
-    const lnbitsVersion = readdirSync(lnbitsSite).flatMap((py) => readdirSync(path.join(lnbitsSite, py, 'site-packages')))
-      .map((d) => /^lnbits-(.+)\.dist-info$/.exec(d)?.[1]).find(Boolean) ?? 'unknown';
+    // Versions for the report only: a failure here must not lose the measured figures.
+    const versionOr = (read: () => string | undefined) => {
+      try {
+        return read() ?? 'unknown';
+      } catch {
+        return 'unknown';
+      }
+    };
+    const temporalVersion = versionOr(() => /temporal version (\S+)/.exec(execFileSync(toolPaths().temporalCli, ['--version'], { encoding: 'utf8' }))?.[1]);
+    const lnbitsVersion = versionOr(() => {
+      const lnbitsSite = path.join(path.dirname(path.dirname(toolPaths().lnbits)), 'lib');
+      return readdirSync(lnbitsSite).flatMap((py) => readdirSync(path.join(lnbitsSite, py, 'site-packages')))
+        .map((d) => /^lnbits-(.+)\.dist-info$/.exec(d)?.[1]).find(Boolean);
+    });
     process.stdout.write(`${JSON.stringify({
       benchmark: 'cashout-pipeline',
       machine: {
