@@ -222,7 +222,11 @@ function cpuDelta(before: Record<string, number>, after: Record<string, number>)
  */
 async function startWorkerProcess(configFile: string, logFile: string, bundle: string, stops: Array<[string, () => Promise<void>]>): Promise<number> {
   const built = path.join(repoRoot, 'dist', 'worker', 'main.js');
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, LANG: process.env.LANG ?? 'C.UTF-8', SATMACHINE_CONFIG: configFile, SATMACHINE_WORKER_CONFIG: configFile, SATMACHINE_WORKFLOW_BUNDLE: bundle, LOG_LEVEL: 'info' };
+  // WORKER_NODE_OPTIONS: the worker's NODE_OPTIONS (e.g. --max-old-space-size=…, as deploy/ may set it).
+  const env = {
+    PATH: process.env.PATH, HOME: process.env.HOME, LANG: process.env.LANG ?? 'C.UTF-8', SATMACHINE_CONFIG: configFile, SATMACHINE_WORKER_CONFIG: configFile,
+    SATMACHINE_WORKFLOW_BUNDLE: bundle, LOG_LEVEL: 'info', ...(process.env.WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.WORKER_NODE_OPTIONS } : {}),
+  };
   workerBuild = existsSync(built) ? 'node dist/worker/main.js (npm run build)' : 'tsx test/support/worker-process.ts (no dist/: run npm run build for the production build)';
   const group = existsSync(built)
     ? spawnGroup(process.execPath, [built], { cwd: repoRoot, logFile, graceMs: 15_000, env })
@@ -539,7 +543,7 @@ async function main(): Promise<void> {
       workload: {
         clients: CLIENTS, cashOut: { cryptoAtoms: ROW_SATS, fiat: `${ROW.fiat} ${ROW.fiatCode}`, commissionPercentage: ROW.commissionPercentage, commissionModel: world.config.commissionModel },
         payoutsPerCashOut: CLIENTS + 1, payoutConcurrency: world.config.payoutConcurrency, fundingMode: world.config.fundingMode,
-        worker: WORKER_PROCESS ? `own process: ${workerBuild}, prebuilt workflow bundle, SDK defaults` : 'in-process (createCashOutActivities), one worker, SDK defaults', warmupCashOuts: WARMUP,
+        worker: WORKER_PROCESS ? `own process: ${workerBuild}, prebuilt workflow bundle, SDK defaults${process.env.WORKER_NODE_OPTIONS ? `, NODE_OPTIONS=${process.env.WORKER_NODE_OPTIONS}` : ''}` : 'in-process (createCashOutActivities), one worker, SDK defaults', warmupCashOuts: WARMUP,
         sequential: SEQUENTIAL, concurrent: CONCURRENT, latency: 'startCashOut → workflow result',
       },
       results: {
