@@ -52,11 +52,12 @@ async function main(): Promise<void> {
     const template = await lamassu.insertCashOut();
     const copy = async (count: number, ageSql: string) =>
       lamassu.pool.query(
-        `INSERT INTO cash_out_txs
-         SELECT (jsonb_populate_record(NULL::cash_out_txs, to_jsonb(t) || jsonb_build_object(
+        // The template is read once (MATERIALIZED), not looked up again for every generated row.
+        `WITH tpl AS MATERIALIZED (SELECT to_jsonb(t) AS j FROM cash_out_txs t WHERE t.id = $1::uuid)
+         INSERT INTO cash_out_txs
+         SELECT (jsonb_populate_record(NULL::cash_out_txs, tpl.j || jsonb_build_object(
                    'id', gen_random_uuid(), 'created', now() - (${ageSql}) - interval '5 minutes', 'confirmed_at', now() - (${ageSql})))).*
-           FROM cash_out_txs t, generate_series(1, $2::int) AS g(i)
-          WHERE t.id = $1::uuid`,
+           FROM tpl, generate_series(1, $2::int) AS g(i)`,
         [template, count],
       );
     // The template is inside the window: with its copies, IN_WINDOW qualifying rows.
