@@ -108,6 +108,7 @@ test('2,000 clients in one cash-out: every payout paid, LNbits and the ledger ag
 test('a cash-out over cashOutLimits.maxClients is refused up front: needs_attention, critical alert, nothing paid', { timeout: 10 * 60_000 }, async () => {
   await withCashOutWorld({ taskQueuePrefix: 'many-clients-refused', clients: 0, overrides: { cashOutLimits: { maxClients: 50 } } }, async ({ world: w, client }) => {
     const clients = await addClients(w, 60);
+    await new Promise((r) => setTimeout(r, 5)); // the last deposit must be confirmed before the row's whole-ms time (see above)
     const row = cashOutRow();
     const sourceBefore = await walletSats(w.source);
     assert.equal(await startCashOut(client, w.config, row), 'started');
