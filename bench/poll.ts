@@ -52,12 +52,14 @@ async function main(): Promise<void> {
     const template = await lamassu.insertCashOut();
     const copy = async (count: number, ageSql: string) =>
       lamassu.pool.query(
-        // The template is read once (MATERIALIZED), not looked up again for every generated row.
+        // The template is read once (MATERIALIZED), and each row is built once (LATERAL): `(f(…)).*` in the select
+        // list would call f once per column (≈ 60 calls a row, 450 rows/s instead of thousands).
         `WITH tpl AS MATERIALIZED (SELECT to_jsonb(t) AS j FROM cash_out_txs t WHERE t.id = $1::uuid)
          INSERT INTO cash_out_txs
-         SELECT (jsonb_populate_record(NULL::cash_out_txs, tpl.j || jsonb_build_object(
-                   'id', gen_random_uuid(), 'created', now() - (${ageSql}) - interval '5 minutes', 'confirmed_at', now() - (${ageSql})))).*
-           FROM tpl, generate_series(1, $2::int) AS g(i)`,
+         SELECT r.*
+           FROM tpl, generate_series(1, $2::int) AS g(i),
+                LATERAL jsonb_populate_record(NULL::cash_out_txs, tpl.j || jsonb_build_object(
+                  'id', gen_random_uuid(), 'created', now() - (${ageSql}) - interval '5 minutes', 'confirmed_at', now() - (${ageSql}))) AS r`,
         [template, count],
       );
     // The template is inside the window: with its copies, IN_WINDOW qualifying rows.
