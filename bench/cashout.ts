@@ -33,6 +33,7 @@ import { createLnbitsClient } from '../adapters/lnbits/client';
 import { cashOutWorkflowId } from '../domain/constants';
 import { fiatMinor } from '../domain/money';
 import { createLogger } from '../log/logger';
+import { WORKER_NODE_OPTIONS } from '../worker/node-options';
 import { cashOutStatusQuery, type CashOutResult } from '../workflows/cashout';
 import { cashOutRow, createCashOutWorld, fund, walletSats, type CashOutWorld } from '../test/support/cashout-fixture';
 import { startLnbits } from '../test/support/lnbits-server';
@@ -57,6 +58,7 @@ const VERIFIED_RAIL = process.argv.includes('--verified-rail');
  * and is then empty.
  */
 const WORKER_PROCESS = process.argv.includes('--worker-process');
+const workerNodeOptions = process.env.WORKER_NODE_OPTIONS ?? WORKER_NODE_OPTIONS;
 /** The Temporal TypeScript SDK's default maxConcurrentActivityTaskExecutions (the worker sets no other). */
 const RAIL_MAX_IN_FLIGHT = 100;
 const WARMUP = 1;
@@ -222,10 +224,10 @@ function cpuDelta(before: Record<string, number>, after: Record<string, number>)
  */
 async function startWorkerProcess(configFile: string, logFile: string, bundle: string, stops: Array<[string, () => Promise<void>]>): Promise<number> {
   const built = path.join(repoRoot, 'dist', 'worker', 'main.js');
-  // WORKER_NODE_OPTIONS: the worker's NODE_OPTIONS (e.g. --max-old-space-size=…, as deploy/ may set it).
+  // The production flags (worker/node-options.ts) unless WORKER_NODE_OPTIONS says otherwise ('' = Node's defaults).
   const env = {
     PATH: process.env.PATH, HOME: process.env.HOME, LANG: process.env.LANG ?? 'C.UTF-8', SATMACHINE_CONFIG: configFile, SATMACHINE_WORKER_CONFIG: configFile,
-    SATMACHINE_WORKFLOW_BUNDLE: bundle, LOG_LEVEL: 'info', ...(process.env.WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.WORKER_NODE_OPTIONS } : {}),
+    SATMACHINE_WORKFLOW_BUNDLE: bundle, LOG_LEVEL: 'info', NODE_OPTIONS: workerNodeOptions,
   };
   workerBuild = existsSync(built) ? 'node dist/worker/main.js (npm run build)' : 'tsx test/support/worker-process.ts (no dist/: run npm run build for the production build)';
   const group = existsSync(built)
@@ -543,7 +545,7 @@ async function main(): Promise<void> {
       workload: {
         clients: CLIENTS, cashOut: { cryptoAtoms: ROW_SATS, fiat: `${ROW.fiat} ${ROW.fiatCode}`, commissionPercentage: ROW.commissionPercentage, commissionModel: world.config.commissionModel },
         payoutsPerCashOut: CLIENTS + 1, payoutConcurrency: world.config.payoutConcurrency, fundingMode: world.config.fundingMode,
-        worker: WORKER_PROCESS ? `own process: ${workerBuild}, prebuilt workflow bundle, SDK defaults${process.env.WORKER_NODE_OPTIONS ? `, NODE_OPTIONS=${process.env.WORKER_NODE_OPTIONS}` : ''}` : 'in-process (createCashOutActivities), one worker, SDK defaults', warmupCashOuts: WARMUP,
+        worker: WORKER_PROCESS ? `own process: ${workerBuild}, prebuilt workflow bundle, maxCachedWorkflows ${world.config.maxCachedWorkflows}, NODE_OPTIONS=${workerNodeOptions || "(Node's defaults)"}` : 'in-process (createCashOutActivities), one worker, SDK defaults', warmupCashOuts: WARMUP,
         sequential: SEQUENTIAL, concurrent: CONCURRENT, latency: 'startCashOut → workflow result',
       },
       results: {

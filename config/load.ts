@@ -71,6 +71,7 @@ const ENV_MAP: Record<string, string> = {
   SATMACHINE_HTTP_ADDRESS: 'httpAddress',
   SATMACHINE_READY_MAX_POLL_AGE_SECONDS: 'readyMaxPollAgeSeconds',
   SATMACHINE_SHUTDOWN_GRACE_SECONDS: 'shutdownGraceSeconds',
+  SATMACHINE_MAX_CACHED_WORKFLOWS: 'maxCachedWorkflows',
   CONSOLE_HOST: 'console.host',
   CONSOLE_PORT: 'console.port',
   CONSOLE_PUBLIC_URL: 'console.publicUrl',

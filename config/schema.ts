@@ -233,6 +233,13 @@ export const configSchema = z.object({
   readyMaxPollAgeSeconds: positiveInt.optional(),
   /** On SIGTERM/SIGINT running activities get this long to finish before they are cancelled. */
   shutdownGraceSeconds: positiveInt.default(60),
+  /**
+   * Workflows the worker keeps in memory between tasks (Temporal's sticky cache). The SDK derives its default
+   * from V8's heap limit: ≈ 2 300 with Node's default limit on a large machine (memory grows with every
+   * cash-out in flight), 10 under the production heap cap (worker/node-options.ts; cache misses replay
+   * histories). 250 covers the cash-outs in flight of a busy day; an evicted one is replayed, never lost.
+   */
+  maxCachedWorkflows: z.coerce.number().int().min(2).max(10_000).default(250),
   console: consoleSchema.default(consoleSchema.parse({})),
 });
 

@@ -73,6 +73,7 @@ export async function runWorker(config: Config, log: Logger, opts: RunWorkerOpti
       activities: built.activities,
       // SIGTERM: stop polling, let running activities finish (a payout in flight completes and is recorded).
       shutdownGraceTime: `${config.shutdownGraceSeconds} seconds`,
+      maxCachedWorkflows: config.maxCachedWorkflows,
     });
     const stop = () => {
       if (worker.getState() === 'RUNNING') worker.shutdown();
