@@ -152,11 +152,26 @@ test('the connection test reports every step ok, the row count and the clock off
     ['ssh-reachable', true], ['host-key', true], ['authenticated', true], ['database', true], ['cash_out_txs', true],
   ]);
   assert.equal(report.rowCount, 2);
+  assert.equal(report.confirmedAtIndexed, false, 'Lamassu has no index on confirmed_at');
+  assert.match(report.steps.at(-1)!.detail, /readable, 2 rows; no index on confirmed_at/);
   assert.ok(report.databaseTime && !Number.isNaN(Date.parse(report.databaseTime)));
   assert.ok(Math.abs(report.clockOffsetMs!) < 2_000, `offset ${report.clockOffsetMs}`);
 
   const direct = await testLamassuConnection(lamassuSchema.parse({ mode: 'direct', databaseUrl: db.url }));
   assert.deepEqual(direct.steps.map((s) => [s.step, s.ok]), [['database', true], ['cash_out_txs', true]]);
+
+  // The operator adds the index docs/performance.md (P4) recommends: the test says the poll is now bounded.
+  const writer = new pg.Client({ connectionString: db.url });
+  await writer.connect();
+  await writer.query('CREATE INDEX cash_out_txs_confirmed_at_test ON cash_out_txs (confirmed_at)');
+  try {
+    const indexed = await testLamassuConnection(lamassuSchema.parse({ mode: 'direct', databaseUrl: db.url }));
+    assert.equal(indexed.confirmedAtIndexed, true);
+    assert.match(indexed.steps.at(-1)!.detail, /indexed on confirmed_at: a poll reads only its look-back window/);
+  } finally {
+    await writer.query('DROP INDEX cash_out_txs_confirmed_at_test');
+    await writer.end();
+  }
 });
 
 test('the connection test stops at the failing step', async () => {

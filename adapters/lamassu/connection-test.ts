@@ -19,11 +19,16 @@ export interface ConnectionTestResult {
   ok: boolean;
   steps: ConnectionTestStep[];
   rowCount?: number;
+  /** cash_out_txs has an index led by confirmed_at: a poll reads its look-back window only (docs/performance.md, P4). */
+  confirmedAtIndexed?: boolean;
   /** ISO time of the database's clock_timestamp(). */
   databaseTime?: string;
   /** Database clock minus ours (midpoint of the round trip), in ms; positive = database ahead. */
   clockOffsetMs?: number;
 }
+
+/** From this size on, the missing confirmed_at index is worth the operator's attention (≈ 50 ms a poll at 100 k rows). */
+const LARGE_TABLE_ROWS = 100_000;
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
@@ -119,7 +124,19 @@ export async function testLamassuConnection(config: LamassuConfig): Promise<Conn
     try {
       const { rows } = await client.query<{ n: string }>('SELECT count(*)::text AS n FROM cash_out_txs');
       result.rowCount = Number(rows[0]!.n);
-      record('cash_out_txs', true, `readable, ${result.rowCount} rows`);
+      // Lamassu creates no index on confirmed_at, so each poll scans the whole table (≈ 0.5 s per million rows
+      // here): said, not failed — the operator may add the index (the reader uses it unchanged).
+      const { rows: idx } = await client.query<{ indexed: boolean }>(
+        `SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                         WHERE i.indrelid = 'cash_out_txs'::regclass AND a.attname = 'confirmed_at') AS indexed`,
+      );
+      result.confirmedAtIndexed = idx[0]!.indexed;
+      const scan = result.confirmedAtIndexed
+        ? '; indexed on confirmed_at: a poll reads only its look-back window'
+        : result.rowCount >= LARGE_TABLE_ROWS
+          ? `; no index on confirmed_at: every poll scans all ${result.rowCount} rows (CREATE INDEX CONCURRENTLY ON cash_out_txs (confirmed_at) makes it constant; docs/performance.md, P4)`
+          : '; no index on confirmed_at (a poll scans the table; fine at this size)';
+      record('cash_out_txs', true, `readable, ${result.rowCount} rows${scan}`);
     } catch (err) {
       return (record('cash_out_txs', false, message(err)), result);
     }
