@@ -26,6 +26,7 @@ import { createLnbitsClient } from '../adapters/lnbits/client';
 import { verify } from '../chaos/verify';
 import { lnbitsPython } from '../chaos/lnbits-records';
 import { startCashOut } from '../client/cashout';
+import { formatReconciliation } from '../client/commands/checks';
 import { cashOutWorkflowId } from '../domain/constants';
 import { createLogger } from '../log/logger';
 import { reconciliationWorkflow } from '../workflows';
@@ -228,6 +229,7 @@ test('a payment LNbits lost is verified, recorded once, and the client paid exac
     const summary = report.summary as { ledger: { lnbitsLosses: { count: number; sats: string } }; lnbits: { lnbitsLosses: { count: number; verified: number; label: string } } };
     assert.deepEqual([summary.ledger.lnbitsLosses.count, summary.ledger.lnbitsLosses.sats], [1, String(payout.amountSats)]);
     assert.deepEqual([summary.lnbits.lnbitsLosses.verified, summary.lnbits.lnbitsLosses.label], [1, 'lost in LNbits (recorded)']);
+    assert.match(formatReconciliation(report), new RegExp(`lost in LNbits \\(recorded\\)\\s+1 payment\\(s\\), ${payout.amountSats} sats \\(1 still shown so by LNbits\\)`));
 
     // The chaos verifier, from LNbits' API and database: no double payment, nothing unaccounted.
     const v = await verify({
