@@ -93,9 +93,10 @@ export async function settleLostPayment(ctx: Context, input: { lamassuId: string
   const losses = await lossesOfPayout(pool, p.id);
   const pendingLoss = losses.find((l) => l.lostPaymentHash === p.paymentHash);
   const settled = losses.find((l) => p.replacedPaymentHashes.includes(l.lostPaymentHash));
-  if (!pendingLoss && settled) return { outcome: 'already-settled', tx, payout: p, loss: settled };
-
   // The ledger holds the payout exactly as the worker leaves a disagreement: failed, debit kept, cash-out waiting.
+  const held = tx.status === 'needs_attention' && p.status === 'failed' && p.debitHeld && p.paymentHash !== null && p.bolt11 !== null;
+  if (!pendingLoss && settled && !held) return { outcome: 'already-settled', tx, payout: p, loss: settled };
+
   if (tx.status !== 'needs_attention') refuse(`cash-out ${tx.lamassuId} is ${tx.status}, not needs_attention`);
   if (p.status !== 'failed') refuse(`payout ${p.id} is ${p.status}, not failed`);
   if (!p.debitHeld) refuse(`payout ${p.id} no longer holds its client's fiat debit (released): not a payout held for a disagreement`);
@@ -104,6 +105,9 @@ export async function settleLostPayment(ctx: Context, input: { lamassuId: string
   const invoices = createPayoutInvoices({ config: ctx.config, pool, log: ctx.log }, ctx.lnbits());
   const recipientKey = await invoices.recipientInvoiceKey(p);
   const { problems, evidence } = await verifySignature(ctx, p, recipientKey);
+  // An earlier run replaced the lost invoice but stopped before the retry: the new invoice stands, the caller
+  // retries. (Only a new invoice LNbits lost too, showing the signature itself, is recorded as a second loss.)
+  if (settled && !pendingLoss && (problems.length || !evidence)) return { outcome: 'already-settled', tx, payout: p, loss: settled };
   if (problems.length || !evidence) refuse(`LNbits does not show a payment it lost for payout ${p.id} (hash ${p.paymentHash}): ${problems.join('; ') || 'rows missing'}`, EXIT.findings);
 
   // Recorded before anything else changes (idempotent on the hash: an earlier run's row is kept as it is).

@@ -27,6 +27,8 @@ import { verify } from '../chaos/verify';
 import { lnbitsPython } from '../chaos/lnbits-records';
 import { startCashOut } from '../client/cashout';
 import { formatReconciliation } from '../client/commands/checks';
+import { createContext } from '../client/context';
+import { settleLostPayment } from '../client/lost-payment';
 import { cashOutWorkflowId } from '../domain/constants';
 import { createLogger } from '../log/logger';
 import { reconciliationWorkflow } from '../workflows';
@@ -267,6 +269,33 @@ test('the workflow is gone: the command records the loss and a recovery run pays
     assert.deepEqual([after.status, settled.status, settled.replacedPaymentHashes], ['completed', 'completed', [lostHash]]);
     assert.equal(await balanceSats(lnbits.url, wallet.invoiceKey), payout.amountSats, 'the client holds exactly its payout');
     assert.equal(await storedBalance(w.db.pool, w.clients[0]!.id), heldBalance, 'the fiat debit unchanged');
+    assert.equal((await w.db.pool.query(`SELECT count(*)::int AS n FROM satoshimachine.lnbits_losses`)).rows[0].n, 1);
+  });
+});
+
+test('a run that stopped after the replacement, before the retry: the next run sends the retry; paid once', { timeout: 300_000 }, async () => {
+  await withLostPayment(async ({ w, lnbits, lost }) => {
+    const { row, payout, lostHash, wallet } = lost;
+    // The command's ledger/LNbits part alone, as if the process died right after it.
+    const ctx = createContext(w.config);
+    try {
+      const r = await settleLostPayment(ctx, { lamassuId: row.id, paymentId: payout.id, actor: 'test', note: 'checked in LNbits' });
+      assert.equal(r.outcome, 'replaced');
+    } finally {
+      await ctx.close();
+    }
+    const stopped = (await ledgerTransaction(w.db.pool, row.id))!;
+    const replaced = stopped.payments.find((p) => p.id === payout.id)!;
+    assert.deepEqual([stopped.status, replaced.status, replaced.replacedPaymentHashes], ['needs_attention', 'failed', [lostHash]]);
+    assert.equal(await balanceSats(lnbits.url, wallet.invoiceKey), 0, 'nothing paid yet');
+
+    const again = await runCli(['tx', 'settle-lost-payment', row.id, '--payment', payout.id, '--reason', 'checked in LNbits', '--actor', 'test', '--wait', '2m', '--json'], cliEnvFor(w.config));
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual([again.json<{ outcome: string }>().outcome, again.json<{ status: string }>().status], ['already-settled', 'completed']);
+    const after = (await ledgerTransaction(w.db.pool, row.id))!;
+    const settled = after.payments.find((p) => p.id === payout.id)!;
+    assert.deepEqual([after.status, settled.status, settled.paymentHash, settled.replacedPaymentHashes], ['completed', 'completed', replaced.paymentHash, [lostHash]]);
+    assert.equal(await balanceSats(lnbits.url, wallet.invoiceKey), payout.amountSats, 'the client holds exactly its payout');
     assert.equal((await w.db.pool.query(`SELECT count(*)::int AS n FROM satoshimachine.lnbits_losses`)).rows[0].n, 1);
   });
 });
