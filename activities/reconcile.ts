@@ -9,6 +9,7 @@ import { raiseAlert, resolveAlerts, severityFor, type AlertSeverity } from '../a
 import { createLnbitsClient } from '../adapters/lnbits/client';
 import { LnbitsAuthError } from '../adapters/lnbits/errors';
 import { beginReport, completedPayoutsPage, finishReport, reconcileLedger, unpaidInvoicesPage, type PayoutToVerify } from '../adapters/ledger/reconciliation';
+import { verifyRecordedLosses } from './reconcile-losses';
 import type { ActivityDeps } from './deps';
 
 export interface Finding {
@@ -53,7 +54,7 @@ export interface ReconciliationReport {
 
 /** Finding kinds of each part (an open alert of a kind the run checked and did not find is resolved). */
 const LEDGER_FINDING_KINDS = ['balance-mismatch', 'commission-formula', 'conservation', 'payout-over-allocated', 'payout-missing', 'deposit-pending-long'];
-const LNBITS_FINDING_KINDS = ['payout-not-in-lnbits', 'reconciliation-incomplete', 'commission-wallet-mismatch'];
+const LNBITS_FINDING_KINDS = ['payout-not-in-lnbits', 'reconciliation-incomplete', 'commission-wallet-mismatch', 'lnbits-loss-mismatch'];
 
 /** Findings kept per kind in workflow payloads and in the stored report (counts stay exact). */
 export const MAX_FINDINGS_PER_KIND = 50;
@@ -168,6 +169,8 @@ export function createReconcileActivities(deps: ActivityDeps) {
           afterKey = page[page.length - 1]!.key;
           heartbeat({ afterKey, checked });
         }
+        // Recorded LNbits losses: still exactly the signature they were accepted for (never a payment received twice).
+        if (!keyRejected) summary.lnbitsLosses = await verifyRecordedLosses(deps, lnbits, sourceKey, add);
         if (keyRejected) add({ kind: 'reconciliation-incomplete', subject: 'lnbits.source', message: 'LNbits rejected the source wallet key: payouts not verified', details: { checked } });
         if (unreachable) add({ kind: 'reconciliation-incomplete', subject: 'lnbits', message: `${unreachable} payout(s) could not be verified: LNbits did not answer`, details: { unreachable } });
       }

@@ -78,7 +78,8 @@ function failureChain(err: unknown): string {
 }
 
 /**
- * The runbook's recovery of one stuck cash-out through the real CLI binary: retry, then cancel-failed (§3). A
+ * The runbook's recovery of one stuck cash-out through the real CLI binary: a payout LNbits lost settled
+ * (`tx settle-lost-payment`), retry, then cancel-failed (§3). A
  * HELD cash-out (a plausibility check failed: the fuzz campaign's implausible rows) is the operator's decision,
  * not a failure: retry and cancel-failed refuse it; §7's `tx reject` settles it without paying (`rejected`).
  */
@@ -96,9 +97,19 @@ async function recover(stack: ChaosStack, id: string, statusBefore: string, wait
     (e: unknown) => `(unreadable: ${(e as Error).message})`,
   );
   const held = statusBefore === 'held';
+  // A payout LNbits lost (defect 9: the source's row success, the client's failed): the runbook settles it
+  // first with `tx settle-lost-payment`, which refuses unless LNbits shows exactly that signature.
+  const lost = held
+    ? []
+    : (await stack.ledger.query(`SELECT p.id::text AS id FROM satoshimachine.payments p JOIN satoshimachine.lamassu_transactions t ON t.id = p.transaction_id
+                                  WHERE t.lamassu_id::text = $1 AND p.status = 'failed' AND p.last_error LIKE '%row is failed but the payer wallet''s row is success%'`, [id])).rows;
   const commands = held
     ? [['tx', 'reject', id, '--reason', 'chaos campaign: implausible row, not paid']]
-    : [['tx', 'retry', id, '--reason', 'chaos campaign'], ['tx', 'cancel-failed', id, '--reason', 'chaos campaign']];
+    : [
+        ...lost.map((p) => ['tx', 'settle-lost-payment', id, '--payment', String(p.id), '--reason', 'chaos campaign: LNbits lost the payment']),
+        ['tx', 'retry', id, '--reason', 'chaos campaign'],
+        ['tx', 'cancel-failed', id, '--reason', 'chaos campaign'],
+      ];
   const settled = (s: string) => s === (held ? 'rejected' : 'completed');
   for (const argv of commands) {
     const r = await runBinary(argv, env);

@@ -9,6 +9,11 @@
  *   (never paid: their sats stay in the source wallet);
  * - ledger vs LNbits: a completed payout LNbits does not show paid (to the right wallet, for its amount), a
  *   payout LNbits paid that the ledger released (failed/cancelled), LNbits' API disagreeing with its database;
+ * - the source's outflows for our payouts that no wallet received: a loss recorded by
+ *   `satmachine tx settle-lost-payment` (lnbits_losses) is reported as "lost in LNbits (recorded)" — only while
+ *   LNbits shows exactly its signature (the payout's amount, the recipient's one incoming row failed); a recorded
+ *   loss that does not match, or an unrecorded one on a completed cash-out, is a disagreement; on an open
+ *   cash-out it is listed as not recorded yet (the operator's command is due);
  * - stuck: ledger cash-outs not completed/rejected, qualifying Lamassu rows never ingested.
  * A payment is attributed to a cash-out by its payment hash (the ledger's, replaced ones included), else by the
  * `extra.lamassuTxId` we put on every invoice, else by the memo of an attributed payment to the same wallet.
@@ -36,7 +41,7 @@ export interface Finding {
 
 export interface VerifyReport {
   cashOuts: { lamassuRows: number; qualifying: number; inLedger: number; completed: number; rejected: number; open: number; notIngested: number; cancelledPayoutSats: number };
-  lnbits: { recordsApi: number; recordsDb: number; clientSatsReceived: number; commissionSatsReceived: number; sourceSatsSent: number };
+  lnbits: { recordsApi: number; recordsDb: number; clientSatsReceived: number; commissionSatsReceived: number; sourceSatsSent: number; sourceSatsLostRecorded: number };
   doublePayments: Finding[];
   satsUnaccounted: Array<Finding & { sats: number }>;
   disagreements: Finding[];
@@ -45,6 +50,8 @@ export interface VerifyReport {
   notIngested: string[];
   /** Rows Lamassu's conditions let through but no real ATM produces (confirmed in the future) that were paid: reported, not failed. */
   implausiblePaid: Finding[];
+  /** The source's payments of our payouts that no wallet received: recorded LNbits losses, or not recorded yet (open cash-outs). */
+  lnbitsLosses: Array<Finding & { paymentId: string; paymentHash: string; sats: number; recorded: boolean }>;
   /** The three figures that fail a campaign. */
   failed: boolean;
 }
@@ -158,6 +165,31 @@ export async function verify(t: VerifyTarget): Promise<VerifyReport> {
     }
   }
 
+  // ---- the source's outflows no wallet received (chaos defect 9: LNbits lost an internal payment)
+  const { rows: lossRows } = await t.ledger.query(`SELECT payment_id::text AS payment_id, lost_payment_hash, amount_sats::text AS amount_sats FROM satoshimachine.lnbits_losses`);
+  const lossOfHash = new Map(lossRows.map((l) => [String(l.lost_payment_hash), l]));
+  const statusOfCashOut = new Map(txs.map((x) => [String(x.lamassu_id), String(x.status)]));
+  const lnbitsLosses: VerifyReport['lnbitsLosses'] = [];
+  for (const r of outgoing.filter((o) => o.walletId === t.source.id && !incomingByHash.has(o.paymentHash))) {
+    const p = payoutOfHash.get(r.paymentHash);
+    if (!p) continue;
+    const sats = -msatToSats(r.amountMsat);
+    const wallet = p.kind === 'commission' ? t.commission.id : walletOfClient.get(p.client_id);
+    const received = dbRecords.filter((x) => x.paymentHash === r.paymentHash && x.amountMsat > 0n && x.walletId === wallet);
+    const loss = lossOfHash.get(r.paymentHash);
+    const exact = -r.amountMsat === BigInt(p.amount_sats) * 1000n && received.length === 1 && received[0]!.status === 'failed';
+    const base = { lamassuId: String(p.lamassu_id), paymentId: String(p.id), paymentHash: r.paymentHash, sats };
+    if (loss && exact && loss.payment_id === p.id && BigInt(loss.amount_sats) === BigInt(p.amount_sats)) {
+      lnbitsLosses.push({ ...base, recorded: true, detail: `lost in LNbits (recorded): the source paid ${sats} sats for payout ${p.id}, its recipient's row is failed` });
+    } else if (loss) {
+      disagreements.push({ lamassuId: base.lamassuId, detail: `recorded LNbits loss ${r.paymentHash} of payout ${String(loss.payment_id)} does not match LNbits (payout ${p.id}, ${sats} sats sent, recipient rows ${received.map((x) => x.status).join(', ') || 'none'})` });
+    } else if (statusOfCashOut.get(base.lamassuId) === 'completed') {
+      disagreements.push({ lamassuId: base.lamassuId, detail: `the source paid ${sats} sats for payout ${p.id} (hash ${r.paymentHash}) that no wallet received, and no LNbits loss is recorded` });
+    } else {
+      lnbitsLosses.push({ ...base, recorded: false, detail: `lost in LNbits, not recorded yet: the source paid ${sats} sats for payout ${p.id} of an open cash-out (satmachine tx settle-lost-payment)` });
+    }
+  }
+
   // ---- Lamassu rows and sats per cash-out
   const lamassuRows = t.lamassu
     ? (await t.lamassu.query(`SELECT id::text AS id, crypto_atoms::text AS crypto_atoms, status::text AS status, dispense, dispense_confirmed, error, error_code, crypto_code, fiat_code, confirmed_at FROM cash_out_txs`)).rows
@@ -229,8 +261,9 @@ export async function verify(t: VerifyTarget): Promise<VerifyReport> {
       clientSatsReceived: sum(incoming, (r) => clientOfWallet.has(r.walletId)),
       commissionSatsReceived: sum(incoming, (r) => r.walletId === t.commission.id),
       sourceSatsSent: -sum(outgoing, (r) => r.walletId === t.source.id),
+      sourceSatsLostRecorded: lnbitsLosses.filter((l) => l.recorded).reduce((s, l) => s + l.sats, 0),
     },
-    doublePayments, satsUnaccounted, disagreements, stuck, notIngested, implausiblePaid,
+    doublePayments, satsUnaccounted, disagreements, stuck, notIngested, implausiblePaid, lnbitsLosses,
     failed: doublePayments.length > 0 || satsUnaccounted.length > 0 || disagreements.length > 0,
   };
   return report;

@@ -22,6 +22,8 @@ export const DEFAULT_SEVERITIES = {
   // LNbits' answers and the ledger disagree about a payout (wrong invoice, payment without proof): held for the operator.
   'payout-disagreement': 'critical',
   'payout-paid-not-completed': 'critical',
+  // A recorded LNbits loss (tx settle-lost-payment) LNbits no longer shows as lost: possibly paid twice.
+  'lnbits-loss-mismatch': 'critical',
   'cashout-orphaned': 'critical',
   // 🟠 "Polling Failed > 24 hours".
   'poll-stale': 'high',

@@ -29,8 +29,17 @@ export interface LedgerReconciliation {
     transactions: { total: number; byStatus: Record<string, number>; cryptoAtoms: string; baseSats: string; commissionSats: string };
     payoutsByStatus: Array<{ kind: string; status: string; count: number; sats: string; oldest: string | null }>;
     commissionCompletedSinceSats: string | null;
+    /** Payments LNbits lost, recorded (lnbits_losses): the source's extra outflow, "lost in LNbits (recorded)". */
+    lnbitsLosses: LnbitsLossesSummary;
     timingsMs: Record<string, number>;
   };
+}
+
+export interface LnbitsLossesSummary {
+  count: number;
+  sats: string;
+  /** The 50 most recent. */
+  recent: unknown[];
 }
 
 export interface LedgerReconcileOptions {
@@ -94,7 +103,7 @@ export async function reconcileLedger(pool: pg.Pool, opts: LedgerReconcileOption
     timings[name] = Date.now() - t0;
     return out;
   };
-  const { tx, statusRows, clientHalf } = await withTransaction(pool, async (c) => {
+  const { tx, statusRows, lnbitsLosses, clientHalf } = await withTransaction(pool, async (c) => {
     const snapshot = String((await c.query('SELECT pg_export_snapshot() AS s')).rows[0]!.s);
     if (!SNAPSHOT_ID.test(snapshot)) throw new Error(`unexpected snapshot id from pg_export_snapshot(): ${snapshot}`);
     const clientPart = withTransaction(pool, async (b) => {
@@ -170,6 +179,7 @@ export async function reconcileLedger(pool: pg.Pool, opts: LedgerReconcileOption
         kind: String(r.kind), status: String(r.status), count: Number(r.n), sats: String(r.sats), oldest: r.oldest ? (r.oldest as Date).toISOString() : null,
       })),
       commissionCompletedSinceSats: commissionSince,
+      lnbitsLosses,
       timingsMs: timings,
     },
   };
@@ -179,7 +189,7 @@ type Timed = <T>(name: string, fn: () => Promise<T>) => Promise<T>;
 type Row = Record<string, unknown>;
 
 /** The cash-out half: payments per cash-out/status/kind in one pass, then conservation and the per-status view. */
-async function reconcileCashOuts(c: pg.PoolClient, opts: LedgerReconcileOptions, timed: Timed): Promise<{ tx: Row; statusRows: Row[] }> {
+async function reconcileCashOuts(c: pg.PoolClient, opts: LedgerReconcileOptions, timed: Timed): Promise<{ tx: Row; statusRows: Row[]; lnbitsLosses: LnbitsLossesSummary }> {
   for (const setting of PAYMENTS_PASS_SETTINGS) await c.query(setting);
   // The allocation's client and commission rows per cash-out whatever their status (a released payout stays
   // part of its allocation).
@@ -232,7 +242,15 @@ async function reconcileCashOuts(c: pg.PoolClient, opts: LedgerReconcileOptions,
     `SELECT kind, status, sum(n)::int AS n, sum(sats)::text AS sats, min(oldest) AS oldest, sum(commission_since)::text AS commission_since
        FROM recon_pay GROUP BY kind, status ORDER BY kind, status`,
   );
-  return { tx, statusRows: statusRows.rows };
+  // Sats the source paid that LNbits lost (recorded by `tx settle-lost-payment`): listed, not a finding.
+  const losses = await c.query(
+    `SELECT count(*)::int AS n, COALESCE(sum(amount_sats), 0)::text AS sats,
+            COALESCE(json_agg(json_build_object('paymentId', payment_id, 'transactionId', transaction_id, 'lostPaymentHash', lost_payment_hash,
+                                                'amountSats', amount_sats, 'recordedAt', recorded_at) ORDER BY recorded_at DESC) FILTER (WHERE rn <= 50), '[]') AS recent
+       FROM (SELECT *, row_number() OVER (ORDER BY recorded_at DESC) AS rn FROM satoshimachine.lnbits_losses) l`,
+  );
+  const lost = losses.rows[0]!;
+  return { tx, statusRows: statusRows.rows, lnbitsLosses: { count: Number(lost.n), sats: String(lost.sats), recent: lost.recent as unknown[] } };
 }
 
 /** The client half: held debits and deposits per client, the balance snapshot, the commission formula. */
@@ -322,7 +340,9 @@ export async function completedPayoutsPage(
 
 /**
  * Every invoice that must NOT have been paid: the current invoice of each failed or cancelled payout and
- * every replaced invoice of any payout (issue 19: a payment of one of them is money that left unrecorded).
+ * every replaced invoice of any payout (issue 19: a payment of one of them is money that left unrecorded) —
+ * except the hashes recorded as lost by LNbits (lnbits_losses, `tx settle-lost-payment`): the source did pay
+ * those, nobody received them; the LNbits part checks them on their own (lostPaymentsToVerify).
  */
 export async function unpaidInvoicesPage(db: pg.Pool | pg.PoolClient, opts: { afterKey?: string | null; limit: number }): Promise<Array<PayoutToVerify & { status: string; key: string }>> {
   const { rows } = await db.query(
@@ -332,7 +352,9 @@ export async function unpaidInvoicesPage(db: pg.Pool | pg.PoolClient, opts: { af
        UNION ALL
        SELECT id, transaction_id, kind, amount_sats::text, status, unnest(replaced_payment_hashes), updated_at
          FROM satoshimachine.payments WHERE cardinality(replaced_payment_hashes) > 0
-     ) x WHERE ($1::text IS NULL OR id::text || ':' || hash > $1) ORDER BY id::text || ':' || hash LIMIT $2`,
+     ) x WHERE ($1::text IS NULL OR id::text || ':' || hash > $1)
+         AND NOT EXISTS (SELECT 1 FROM satoshimachine.lnbits_losses l WHERE l.payment_id = x.id AND l.lost_payment_hash = x.hash)
+       ORDER BY id::text || ':' || hash LIMIT $2`,
     [opts.afterKey ?? null, opts.limit],
   );
   return rows.map((r) => ({

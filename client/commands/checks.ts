@@ -33,10 +33,19 @@ export async function runReconciliation(
   return { workflowId, report };
 }
 
+/** The recorded LNbits losses line ("lost in LNbits (recorded)"), when there are any. */
+function lossesLine(r: ReconciliationReport): string | null {
+  const ledger = (r.summary.ledger as { lnbitsLosses?: { count: number; sats: string } } | undefined)?.lnbitsLosses;
+  if (!ledger?.count) return null;
+  const checked = (r.summary.lnbits as { lnbitsLosses?: { verified: number } } | undefined)?.lnbitsLosses;
+  return `${ledger.count} payment(s), ${ledger.sats} sats${checked ? ` (${checked.verified} still shown so by LNbits)` : ''}`;
+}
+
 export function formatReconciliation(r: ReconciliationReport): string {
   const total = Object.values(r.counts).reduce((s, n) => s + n, 0);
+  const lost = lossesLine(r);
   return [
-    kv([['report', r.reportId], ['started', r.startedAt], ['finished', r.finishedAt], ['findings', total], ['alerts raised', r.alertsRaised.length]]),
+    kv([['report', r.reportId], ['started', r.startedAt], ['finished', r.finishedAt], ['findings', total], ['alerts raised', r.alertsRaised.length], ...(lost ? [['lost in LNbits (recorded)', lost] as [string, string]] : [])]),
     total
       ? `\n${table(['kind', 'count'], Object.entries(r.counts).filter(([, n]) => n > 0).map(([k, n]) => [k, n]))}\n\n${table(['severity', 'kind', 'subject', 'message'], r.findings.map((f) => [f.severity, f.kind, f.subject, f.message]))}`
       : '\nno findings: ledger, balances, commission and wallets reconcile',

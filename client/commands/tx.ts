@@ -1,5 +1,5 @@
 /**
- * `satmachine tx list|show|retry|cancel-failed`: cash-outs by their Lamassu id. `show` is the runbook's
+ * `satmachine tx list|show|retry|cancel-failed|settle-lost-payment|…`: cash-outs by their Lamassu id. `show` is the runbook's
  * audit view of one transaction (source row, commission split, allocation, payouts with payment hashes).
  * `retry` / `cancel-failed` execute the cash-out workflow's updates on workflow id cashOutWorkflowId(id):
  * the workflow owns its payouts, so the operator never edits payment rows by hand.
@@ -10,13 +10,14 @@ import { listPayments, TRANSACTION_STATUSES, type TransactionRow } from '../../a
 import { recordOperatorEvent } from '../../adapters/ledger/operator-control';
 import { cashOutWorkflowId } from '../../domain/constants';
 import { CashOutStatus, FailedPayouts } from '../../domain/search-attributes';
-import { formatFiat, parseArgs, parseDuration, positiveIntArg } from '../args';
+import { formatFiat, parseArgs, parseDuration, positiveIntArg, uuidArg } from '../args';
 import { type Context, messageOf, withContext } from '../context';
 import { findTransaction, listTransactions } from '../ledger-views';
 import { CliError, EXIT, kv, print, progress, setExitCode, table } from '../output';
 import { cancelFailedPayoutsUpdate, cashOutStatusQuery, retryFailedPayoutsUpdate, type CancelInput, type CashOutState, type OperatorActionResult, type RetryInput } from '../../workflows/cashout';
 import { approveHeldCashOutUpdate, rejectHeldCashOutUpdate, type HoldDecisionInput, type HoldDecisionResult } from '../../workflows/cashout-hold';
 import { ledgerCashOut, resumeCashOut, runStatus } from '../recovery';
+import { settleLostPayment } from '../lost-payment';
 
 /** Sats columns as numbers (safe integers ≤ 21e6 BTC), crypto_atoms included. */
 const satsNumber = (text: string): number | string => (Number.isSafeInteger(Number(text)) ? Number(text) : text);
@@ -277,6 +278,52 @@ export function registerTx(program: Command): void {
       withContext(async (ctx) => {
         const { tx: t, result } = await decideHeld(ctx, id, 'reject', { actor: ctx.actor(o.actor), reason: o.reason });
         print(Boolean(o.json), { lamassuId: t.lamassuId, update: 'rejectHeldCashOut', result }, () => `held cash-out ${t.lamassuId} rejected: it will never be paid`);
+      }),
+    );
+
+  tx.command('settle-lost-payment <lamassuId>')
+    .description('a payout LNbits lost (source debited, recipient row failed): verify that in LNbits, record the loss, pay the payout with a new invoice (audited)')
+    .option('--payment <paymentId>', 'the held payout (its id, from `tx show` or the payout-disagreement alert)')
+    .option('--reason <text>', 'what you checked in LNbits (required, recorded with the loss)')
+    .option('--wait [duration]', 'then wait (default up to 5m) for the outcome: exit 0 when the cash-out completed, 1 when it needs attention again')
+    .option('--actor <name>', 'who (default: the OS user)')
+    .option('--json', 'print JSON')
+    .action((id: string, o: { payment?: string; reason?: string; wait?: string | boolean; actor?: string; json?: boolean }) =>
+      withContext(async (ctx) => {
+        const paymentId = parseArgs(uuidArg('--payment'), o.payment);
+        const reason = o.reason?.trim();
+        if (!reason) throw new CliError('--reason is required: say what you checked in LNbits (it is recorded with the loss)', EXIT.usage);
+        const waitSeconds = o.wait === undefined || o.wait === false ? null : parseDuration(o.wait === true ? '5m' : o.wait, '--wait');
+        const actor = ctx.actor(o.actor);
+        const r = await settleLostPayment(ctx, { lamassuId: id, paymentId, actor, note: reason });
+        const loss = { id: r.loss.id, lostPaymentHash: r.loss.lostPaymentHash, amountSats: r.loss.amountSats, recordedAt: r.loss.recordedAt, recordedBy: r.loss.recordedBy };
+        const lamassuId = r.tx.lamassuId;
+        // An earlier run that stopped after the replacement, before the retry: the retry is sent now.
+        if (r.outcome === 'already-settled' && !(r.tx.status === 'needs_attention' && r.payout.status === 'failed')) {
+          print(Boolean(o.json), { lamassuId, paymentId, outcome: r.outcome, loss, payoutStatus: r.payout.status, status: r.tx.status }, () =>
+            `the LNbits loss of ${loss.lostPaymentHash} (${loss.amountSats} sats) was recorded at ${loss.recordedAt} by ${loss.recordedBy}; payout ${paymentId} is ${r.payout.status}, cash-out ${lamassuId} ${r.tx.status}: nothing to do`);
+          return;
+        }
+        const before = waitSeconds === null ? null : await cashOutState(ctx, lamassuId);
+        const { result } = await runUpdate(ctx, lamassuId, 'retryFailedPayouts', { actor, reason: `LNbits lost payment ${loss.lostPaymentHash}: paid again with a new invoice` });
+        const head = `LNbits loss of ${loss.lostPaymentHash} (${loss.amountSats} sats) ${r.outcome === 'replaced' && r.lossCreated ? 'recorded' : 'already recorded'}; payout ${paymentId} has a new invoice ${r.payout.paymentHash}`;
+        if (waitSeconds === null) {
+          print(Boolean(o.json), { lamassuId, paymentId, outcome: r.outcome, loss, paymentHash: r.payout.paymentHash, result }, () =>
+            `${head}; ${result.action === 'resume' ? 'a recovery run pays it' : 'the cash-out pays it'} — \`satmachine tx show ${lamassuId}\` follows it`);
+          return;
+        }
+        progress(`${head}; waiting up to ${waitSeconds} s for the cash-out…`);
+        const end = await waitForCashOut(
+          ctx, lamassuId,
+          (x) => x.status === 'completed' || (x.status === 'needs_attention' && x.step === 'wait-operator' && (x.runId !== before?.runId || x.attentionCount > (before?.attentionCount ?? 0))),
+          waitSeconds,
+        );
+        const status = end?.status ?? 'unknown';
+        print(Boolean(o.json), { lamassuId, paymentId, outcome: r.outcome, loss, paymentHash: r.payout.paymentHash, result, status }, () =>
+          status === 'completed'
+            ? `${head}; cash-out ${lamassuId} completed`
+            : `${head}; cash-out ${lamassuId} is ${status}${end?.lastError ? ` (${end.lastError})` : ''} — see \`satmachine tx show ${lamassuId}\``);
+        if (status !== 'completed') setExitCode(EXIT.findings);
       }),
     );
 
