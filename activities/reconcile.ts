@@ -1,6 +1,7 @@
 /**
  * Daily reconciliation activities: begin (a report row), the ledger checks (adapters/ledger/reconciliation.ts),
- * the LNbits checks (each completed payout known and paid by LNbits; the commission wallet against Σ commission
+ * the LNbits checks (each completed payout known and paid by LNbits, and received by its recipient
+ * (reconcile-recipient.ts); the commission wallet against Σ commission
  * since config.reconcileSince), and finish (store the report, alert per kind once a day).
  * Keys are read from config inside the activity; findings hold ids and amounts only.
  */
@@ -8,7 +9,8 @@ import { heartbeat } from '@temporalio/activity';
 import { raiseAlert, resolveAlerts, severityFor, type AlertSeverity } from '../adapters/alerts';
 import { createLnbitsClient } from '../adapters/lnbits/client';
 import { LnbitsAuthError } from '../adapters/lnbits/errors';
-import { beginReport, completedPayoutsPage, finishReport, reconcileLedger, unpaidInvoicesPage, type PayoutToVerify } from '../adapters/ledger/reconciliation';
+import { beginReport, completedPayoutsPage, finishReport, reconcileLedger, unpaidInvoicesPage, type CompletedPayout } from '../adapters/ledger/reconciliation';
+import { createRecipientCheck } from './reconcile-recipient';
 import { verifyRecordedLosses } from './reconcile-losses';
 import type { ActivityDeps } from './deps';
 
@@ -54,7 +56,7 @@ export interface ReconciliationReport {
 
 /** Finding kinds of each part (an open alert of a kind the run checked and did not find is resolved). */
 const LEDGER_FINDING_KINDS = ['balance-mismatch', 'commission-formula', 'conservation', 'payout-over-allocated', 'payout-missing', 'deposit-pending-long'];
-const LNBITS_FINDING_KINDS = ['payout-not-in-lnbits', 'reconciliation-incomplete', 'commission-wallet-mismatch', 'lnbits-loss-mismatch'];
+const LNBITS_FINDING_KINDS = ['payout-not-in-lnbits', 'payout-not-received', 'reconciliation-incomplete', 'commission-wallet-mismatch', 'lnbits-loss-mismatch'];
 
 /** Findings kept per kind in workflow payloads and in the stored report (counts stay exact). */
 export const MAX_FINDINGS_PER_KIND = 50;
@@ -110,9 +112,11 @@ export function createReconcileActivities(deps: ActivityDeps) {
       let withoutHash = 0;
       let unreachable = 0;
       let keyRejected = false;
+      const recipient = createRecipientCheck(deps, lnbits, add);
 
-      const verify = async (p: PayoutToVerify) => {
+      const verify = async (row: CompletedPayout) => {
         if (keyRejected) return;
+        const { bolt11: _bolt11, recordedLost: _lost, ...p } = row;
         if (!p.paymentHash) {
           withoutHash++;
           add({ kind: 'payout-not-in-lnbits', subject: p.id, message: `payout ${p.id} (${p.kind}, ${p.amountSats} sats) is completed but has no payment hash`, details: { ...p, reason: 'no-hash' } });
@@ -125,6 +129,9 @@ export function createReconcileActivities(deps: ActivityDeps) {
           if (reason) {
             add({ kind: 'payout-not-in-lnbits', subject: p.id, message: `payout ${p.id} (${p.kind}, ${p.amountSats} sats) is completed in the ledger; LNbits: ${reason}`, details: { ...p, reason } });
           }
+          // The payer's row cannot show that the money arrived: once it shows the source paid, the recipient's own
+          // rows are read too (a hash recorded as lost in LNbits is the losses check's, never this one's).
+          if (!reason && !row.recordedLost) await recipient.check({ ...row, paymentHash: p.paymentHash });
         } catch (err) {
           if (err instanceof LnbitsAuthError) keyRejected = true;
           else unreachable++;
@@ -173,6 +180,7 @@ export function createReconcileActivities(deps: ActivityDeps) {
         if (!keyRejected) summary.lnbitsLosses = await verifyRecordedLosses(deps, lnbits, sourceKey, add);
         if (keyRejected) add({ kind: 'reconciliation-incomplete', subject: 'lnbits.source', message: 'LNbits rejected the source wallet key: payouts not verified', details: { checked } });
         if (unreachable) add({ kind: 'reconciliation-incomplete', subject: 'lnbits', message: `${unreachable} payout(s) could not be verified: LNbits did not answer`, details: { unreachable } });
+        Object.assign(summary, recipient.finish());
       }
       Object.assign(summary, { checked, withoutHash, unreachable, keyRejected });
 

@@ -15,7 +15,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -24,7 +23,6 @@ import type { Client } from '@temporalio/client';
 import { createReconcileActivities, type ReconciliationReport } from '../activities/reconcile';
 import { createLnbitsClient } from '../adapters/lnbits/client';
 import { verify } from '../chaos/verify';
-import { lnbitsPython } from '../chaos/lnbits-records';
 import { startCashOut } from '../client/cashout';
 import { formatReconciliation } from '../client/commands/checks';
 import { createContext } from '../client/context';
@@ -35,24 +33,10 @@ import { reconciliationWorkflow } from '../workflows';
 import { cashOutRow, ledgerTransaction, storedBalance, untilState, withCashOutWorld, type CashOutWorld } from './support/cashout-fixture';
 import { cliEnvFor, runCli } from './support/cli';
 import { balanceSats } from './support/lnbits';
+import { lnbitsWrite } from './support/lnbits-db-write';
 import type { FaultProxy } from './support/lnbits-fault-proxy';
 import { startLnbits, type TestLnbits } from './support/lnbits-server';
 import { startTestWorker, uniqueTaskQueue } from './support/temporal-client';
-
-const EDIT_PY = `
-import sqlite3, sys
-con = sqlite3.connect(sys.argv[1], timeout=30)
-n = con.execute(sys.argv[2], sys.argv[3:]).rowcount
-con.commit()
-print(n)
-`;
-
-/** One write to LNbits' own database (the fault injection); returns the rows changed. */
-function lnbitsWrite(dbFile: string, sql: string, params: string[]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    execFile(lnbitsPython(), ['-c', EDIT_PY, dbFile, sql, ...params], { timeout: 60_000 }, (err, stdout, stderr) => (err ? reject(new Error(stderr || err.message)) : resolve(Number(stdout.trim()))));
-  });
-}
 
 /** The runs of the reconciliation workflow on this world's ledger (a worker of its own). */
 async function reconcile(w: CashOutWorld, client: Client): Promise<ReconciliationReport> {

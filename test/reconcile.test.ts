@@ -7,7 +7,7 @@ import { loadConfig, type Config } from '../config';
 import { createLogger } from '../log/logger';
 import { reconciliationWorkflow } from '../workflows';
 import { createLedgerDatabase } from './support/ledger-db';
-import { createPaidLedger, paidCashOut, payFromSource, txRow, type PaidLedger } from './support/paid-ledger';
+import { createPaidLedger, ENCRYPTION_KEY, paidCashOut, payFromSource, txRow, type PaidLedger } from './support/paid-ledger';
 import { getStack } from './support/stack';
 import { startTestWorker, testClient, uniqueTaskQueue } from './support/temporal-client';
 import { recordCommission, recordLamassuTransaction } from '../adapters/ledger';
@@ -23,6 +23,8 @@ function configFor(db: Db, l: PaidLedger, taskQueue: string, since: string): Con
     file: null,
     overrides: {
       databaseUrl: db.url,
+      // The reconciliation reads each client's own wallet with its (decrypted) invoice key.
+      encryptionKey: ENCRYPTION_KEY,
       temporal: { address: getStack().temporal.address, namespace: getStack().temporal.namespace, taskQueue },
       lnbits: { url: getStack().lnbits.url, source: { adminKey: l.source.adminKey }, commission: { invoiceKey: l.commission.invoiceKey } },
       reconcileSince: since,
@@ -79,6 +81,7 @@ describe('daily reconciliation', () => {
       assert.deepEqual(report.alertsRaised, []);
       const lnbits = report.summary.lnbits as Record<string, unknown>;
       assert.equal(lnbits.checked, 12); // 3 cash-outs × (3 clients + commission)
+      assert.deepEqual([lnbits.recipientChecked, lnbits.recipientUnchecked, lnbits.recipientUnreachable], [12, 0, 0], 'each recipient wallet read with its own key');
       assert.equal(lnbits.commissionWalletDifferenceMsat, '0');
       const ledger = report.summary.ledger as { clients: number; transactions: { total: number } };
       assert.equal(ledger.clients, 3);

@@ -19,6 +19,9 @@ export const DEFAULT_SEVERITIES = {
   'payout-stuck-long': 'critical',
   // A payout the ledger calls completed that LNbits does not know or did not pay.
   'payout-not-in-lnbits': 'critical',
+  // A completed payout the source paid whose recipient wallet's incoming row is not success (LNbits failed it
+  // after the payment): the client is not credited.
+  'payout-not-received': 'critical',
   // LNbits' answers and the ledger disagree about a payout (wrong invoice, payment without proof): held for the operator.
   'payout-disagreement': 'critical',
   'payout-paid-not-completed': 'critical',

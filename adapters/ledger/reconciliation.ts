@@ -315,6 +315,14 @@ export interface PayoutToVerify {
   completedAt: string;
 }
 
+/** A completed payout with what the recipient check needs: its recipient, stored invoice, and whether its
+ * current hash is a recorded LNbits loss (then the losses check covers it, never the recipient check). */
+export interface CompletedPayout extends PayoutToVerify {
+  clientId: string | null;
+  bolt11: string | null;
+  recordedLost: boolean;
+}
+
 /**
  * Completed payouts with something to send (amount > 0), in id order after `afterId`, optionally only those
  * completed since `since`; `sampleFraction` (0 < f ≤ 1) picks a random subset (for very large ledgers).
@@ -322,19 +330,21 @@ export interface PayoutToVerify {
 export async function completedPayoutsPage(
   db: pg.Pool | pg.PoolClient,
   opts: { afterId?: string | null; since?: string | null; limit: number; sampleFraction?: number },
-): Promise<PayoutToVerify[]> {
+): Promise<CompletedPayout[]> {
   const { rows } = await db.query(
-    `SELECT id, transaction_id, kind, amount_sats::text AS amount_sats, payment_hash, completed_at
-       FROM satoshimachine.payments
-      WHERE status = 'completed' AND amount_sats > 0
-        AND ($1::uuid IS NULL OR id > $1) AND ($2::timestamptz IS NULL OR completed_at >= $2)
+    `SELECT p.id, p.transaction_id, p.kind, p.client_id, p.amount_sats::text AS amount_sats, p.payment_hash, p.bolt11, p.completed_at,
+            EXISTS (SELECT 1 FROM satoshimachine.lnbits_losses l WHERE l.payment_id = p.id AND l.lost_payment_hash = p.payment_hash) AS recorded_lost
+       FROM satoshimachine.payments p
+      WHERE p.status = 'completed' AND p.amount_sats > 0
+        AND ($1::uuid IS NULL OR p.id > $1) AND ($2::timestamptz IS NULL OR p.completed_at >= $2)
         AND ($4::float8 IS NULL OR random() < $4)
-      ORDER BY id LIMIT $3`,
+      ORDER BY p.id LIMIT $3`,
     [opts.afterId ?? null, opts.since ?? null, opts.limit, opts.sampleFraction ?? null],
   );
   return rows.map((r) => ({
     id: String(r.id), transactionId: String(r.transaction_id), kind: String(r.kind), amountSats: Number(r.amount_sats),
     paymentHash: (r.payment_hash as string | null) ?? null, completedAt: (r.completed_at as Date).toISOString(),
+    clientId: r.client_id === null ? null : String(r.client_id), bolt11: (r.bolt11 as string | null) ?? null, recordedLost: r.recorded_lost === true,
   }));
 }
 

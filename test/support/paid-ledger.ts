@@ -49,14 +49,19 @@ export async function createPaidLedger(pool: pg.Pool, clientCount = 3): Promise<
   return { pool, source, commission, clients };
 }
 
-/** Pays one payout from the source wallet to its recipient's invoice; returns the payment hash. */
-export async function payFromSource(l: PaidLedger, p: Pick<PaymentRow, 'clientId' | 'kind' | 'amountSats'>): Promise<string> {
+/** Pays one payout from the source wallet to a new invoice of its recipient; returns the invoice. */
+export async function payInvoiceFromSource(l: PaidLedger, p: Pick<PaymentRow, 'clientId' | 'kind' | 'amountSats'>): Promise<{ paymentHash: string; bolt11: string }> {
   const lnbits = createLnbitsClient({ url: getStack().lnbits.url });
   const to = p.kind === 'commission' ? l.commission : l.clients.find((c) => c.id === p.clientId)!.wallet;
   const inv = await lnbits.createInvoice(to.invoiceKey, { amountSats: p.amountSats, memo: 'test payout' });
   const out = await lnbits.payInvoice(l.source.adminKey, inv.bolt11);
   if (out.kind !== 'paid') throw new Error(`test payout not paid: ${JSON.stringify(out)}`);
-  return inv.paymentHash;
+  return { paymentHash: inv.paymentHash, bolt11: inv.bolt11 };
+}
+
+/** Pays one payout from the source wallet to its recipient's invoice; returns the payment hash. */
+export async function payFromSource(l: PaidLedger, p: Pick<PaymentRow, 'clientId' | 'kind' | 'amountSats'>): Promise<string> {
+  return (await payInvoiceFromSource(l, p)).paymentHash;
 }
 
 /** One cash-out recorded, split, reserved, paid and completed — what the cash-out workflow leaves behind. */
@@ -73,8 +78,8 @@ export async function paidCashOut(l: PaidLedger, over: Partial<LamassuTransactio
   if (opts.pay === false) return { tx, payments: await listPayments(l.pool, tx.id) };
   for (const p of await listPayments(l.pool, tx.id)) {
     if (p.status !== 'pending') continue;
-    const hash = await payFromSource(l, p);
-    await l.pool.query(`UPDATE satoshimachine.payments SET status = 'completed', completed_at = now(), payment_hash = $2, attempts = 1 WHERE id = $1`, [p.id, hash]);
+    const inv = await payInvoiceFromSource(l, p);
+    await l.pool.query(`UPDATE satoshimachine.payments SET status = 'completed', completed_at = now(), payment_hash = $2, bolt11 = $3, attempts = 1 WHERE id = $1`, [p.id, inv.paymentHash, inv.bolt11]);
   }
   await l.pool.query(`UPDATE satoshimachine.lamassu_transactions SET status = 'completed', completed_at = now() WHERE id = $1`, [tx.id]);
   return { tx, payments: await listPayments(l.pool, tx.id) };
