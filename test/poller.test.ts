@@ -177,7 +177,15 @@ test('the tunnel killed during a poll: the fetch activity throws, Temporal retri
   let locker: pg.Client | undefined;
   try {
     await withPoller(async ({ f, workflowId, waitFor }) => {
-      await new Promise((r) => setTimeout(r, 800)); // the first poll's fetch is now waiting for the lock
+      // The tunnel is killed only once the first poll's fetch is seen waiting for the lock (a fixed delay was
+      // too short on a loaded machine: the fetch started after the restart and passed in its first attempt).
+      for (const deadline = Date.now() + 60_000; ; await new Promise((r) => setTimeout(r, 100))) {
+        const { rows } = await f.lamassu.pool.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE '%cash_out_txs%' AND pid <> pg_backend_pid()`,
+        );
+        if (rows[0].n > 0) break;
+        if (Date.now() > deadline) throw new Error('the first poll never waited for the lock on cash_out_txs');
+      }
       await sshd.stop();
       sshd = await startSshd({ dir, port: sshd.port });
       await locker!.query('ROLLBACK');
@@ -188,7 +196,6 @@ test('the tunnel killed during a poll: the fetch activity throws, Temporal retri
       assert.equal(attempts.length, 1);
       assert.ok(attempts[0]!.attempt >= 2, JSON.stringify(attempts));
       assert.match(attempts[0]!.lastFailure!, /SSH tunnel .* closed during the call/);
-      void f;
     }, {
       sshd,
       before: async (f) => {
